@@ -61,8 +61,8 @@ def repeats() -> Any:
     return field(default=1, metadata=_number("n", 1, MAX_REPEATS))
 
 
-def stride(default: int = 1) -> Any:
-    return field(default=default, metadata=_number("s", 1, 2))
+def stride() -> Any:
+    return field(default=1, metadata=_number("s", 1, 2))
 
 
 def activation() -> Any:
@@ -77,23 +77,23 @@ class Block:
 
     def __post_init__(self) -> None:
         for f in fields(self):
-            _check_field(self.kind, f.metadata, getattr(self, f.name))
+            _check_field(f.metadata, getattr(self, f.name))
         self.check()
 
     def check(self) -> None:
         """Cross-field rules of one kind; raise ``ArchError``."""
 
     def error(self, token: str, value: object, reason: str) -> ArchError:
-        return ArchError(f"{self.kind}.{token}", value, reason)
+        return ArchError(token, value, reason)
 
 
-def _check_field(kind: str, meta: Any, value: object) -> None:
+def _check_field(meta: Any, value: object) -> None:
     token = meta["token"]
     if meta["type"] == "act":
         if value not in ACTIVATIONS:
-            raise ArchError(f"{kind}.act", value, f"activation must be one of {list(ACTIVATIONS)}")
+            raise ArchError("act", value, f"activation must be one of {list(ACTIVATIONS)}")
     elif meta["type"] == "number":
-        check_number(f"{kind}.{token}", value, meta["lo"], meta["hi"], odd=meta["odd"])
+        check_number(token, value, meta["lo"], meta["hi"], odd=meta["odd"])
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -223,8 +223,8 @@ class MaxPool(Block):
     """Max-pooling between stages: 'same' padding, or no padding and ceil mode (SqueezeNet)."""
 
     kind: ClassVar[str] = "maxpool"
-    kernel: int = field(default=3, metadata=_number("k", 1, 7, odd=True))
-    stride: int = stride(default=2)
+    kernel: int = kernel(lo=1, hi=7)
+    stride: int = stride()
     ceil_mode: bool = field(default=False, metadata=_flag("ceil"))
 
     def check(self) -> None:

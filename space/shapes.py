@@ -81,7 +81,7 @@ def plan_layers(arch: Arch) -> tuple[LayerShape, ...]:
     for index, block in enumerate(arch.layers):
         for repeat in range(getattr(block, "repeats", 1)):
             stride = block.stride if repeat == 0 else 1
-            where = f"layers[{index}].{block.kind}"
+            where = f"layers[{index}]"
             out_channels = _out_channels(block, channels, arch.width)
             out_size = _out_size(block, size, stride, where, arch.resolution)
             _check_groups(block, channels, out_channels, stride, arch.width, where)
@@ -104,7 +104,8 @@ def _out_size(block: Block, size: int, stride: int, where: str, resolution: int)
     if stride > size:
         raise ArchError(
             "r", resolution,
-            f"resolution too small for the strides: {where} (stride {stride}) gets a "
+            f"resolution too small for the strides: {where} ({block.kind}, stride {stride}) "
+            f"gets a "
             f"{size}x{size} map",
         )
     if isinstance(block, Conv) and block.valid_padding or isinstance(block, MaxPool) and (

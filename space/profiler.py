@@ -1,0 +1,189 @@
+"""Parameters, multiply-adds and peak activation memory, computed from the ``Arch`` alone.
+
+Nothing is built or run: each layer's cost follows from its planned shape, the way the papers
+count (multiply-adds of convolutions and linear layers; BN, pooling and additions are free).
+Peak activation memory models a plain executor: a primitive holds its input and output, and a
+block's input stays alive while a skip or concatenation still needs it (float32).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from space.arch import Arch
+from space.blocks import (
+    Conv,
+    DepthwiseSeparable,
+    Fire,
+    Head,
+    InvertedResidual,
+    MaxPool,
+    ShuffleV1,
+    ShuffleV2,
+    Skip,
+)
+from space.grammar import encode_block
+from space.shapes import (
+    LayerShape,
+    expanded_channels,
+    plan_layers,
+    scale_channels,
+    scale_head_channels,
+    se_channels,
+)
+
+BYTES_PER_VALUE = 4
+
+
+@dataclass(frozen=True)
+class LayerProfile:
+    """Cost of one layer (``name`` is ``item.repeat``; the head is ``head``)."""
+
+    name: str
+    block: str
+    out_shape: tuple[int, int, int]
+    params: int
+    macs: int
+    peak_activation_bytes: int
+
+
+@dataclass(frozen=True)
+class Profile:
+    arch: str
+    params: int
+    macs: int
+    peak_activation_bytes: int
+    layers: tuple[LayerProfile, ...]
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+@dataclass
+class _Cost:
+    """Accumulates primitives of one layer: weights, MACs, and the tensors it passes along."""
+
+    params: int = 0
+    macs: int = 0
+
+    def conv(
+        self, cin: int, cout: int, kernel: int, size: int, *, groups: int = 1, bias: bool = False,
+        bn: bool = True,
+    ) -> int:
+        weights = kernel * kernel * (cin // groups) * cout
+        self.params += weights + (cout if bias else 0) + (2 * cout if bn else 0)
+        self.macs += weights * size * size
+        return cout * size * size
+
+    def se(self, channels: int, reduced: int) -> None:
+        self.params += 2 * channels * reduced + reduced + channels
+        self.macs += 2 * channels * reduced
+
+
+def _peak(tensors: list[int], hold_input: bool) -> int:
+    """Largest (input + output) of consecutive primitives, plus a held block input."""
+    held = tensors[0] if hold_input else 0
+    pairs = [a + b + (held if i else 0) for i, (a, b) in enumerate(zip(tensors, tensors[1:]))]
+    return max(pairs, default=tensors[0]) * BYTES_PER_VALUE
+
+
+def _layer_cost(layer: LayerShape, width: float) -> tuple[_Cost, list[int], bool]:
+    """Cost, sequence of tensor sizes, and whether the block input is held to the end."""
+    block, cost = layer.block, _Cost()
+    cin, cout, size, out = layer.in_channels, layer.out_channels, layer.in_size, layer.out_size
+    tensors = [cin * size * size]
+    if isinstance(block, Conv):
+        tensors.append(cost.conv(cin, cout, block.kernel, out, bias=block.bias,
+                                 bn=block.batch_norm))
+    elif isinstance(block, DepthwiseSeparable):
+        tensors.append(cost.conv(cin, cin, block.kernel, out, groups=cin))
+        tensors.append(cost.conv(cin, cout, 1, out))
+    elif isinstance(block, InvertedResidual):
+        mid, g = expanded_channels(cin, block.expansion), block.groups
+        if block.expansion != 1 or block.full_expansion:
+            tensors.append(cost.conv(cin, mid, 1, size, groups=g))
+        tensors.append(cost.conv(mid, mid, block.kernel, out, groups=mid))
+        if block.se_ratio > 0:
+            cost.se(mid, se_channels(cin, block.se_ratio))
+        tensors.append(cost.conv(mid, cout, 1, out, groups=g))
+    elif isinstance(block, ShuffleV1):
+        mid = cout // 4
+        branch = cout if layer.residual else cout - cin
+        first_groups = 1 if block.dense_first_pw else block.groups
+        tensors.append(cost.conv(cin, mid, 1, size, groups=first_groups))
+        tensors.append(cost.conv(mid, mid, block.kernel, out, groups=mid))
+        tensors.append(cost.conv(mid, branch, 1, out, groups=block.groups))
+        tensors.append(cout * out * out)
+    elif isinstance(block, ShuffleV2):
+        half = cout // 2
+        if not layer.residual:
+            cost.conv(cin, cin, block.kernel, out, groups=cin)
+            cost.conv(cin, half, 1, out)
+        branch_in = half if layer.residual else cin
+        tensors.append(cost.conv(branch_in, half, 1, size))
+        tensors.append(cost.conv(half, half, block.kernel, out, groups=half))
+        tensors.append(cost.conv(half, half, 1, out))
+        tensors.append(cout * out * out)
+    elif isinstance(block, Fire):
+        squeeze, half, bn = scale_channels(block.squeeze, width), cout // 2, block.batch_norm
+        tensors.append(cost.conv(cin, squeeze, 1, out, bias=not bn, bn=bn))
+        cost.conv(squeeze, half, 1, out, bias=not bn, bn=bn)
+        cost.conv(squeeze, half, 3, out, bias=not bn, bn=bn)
+        tensors.append(cout * out * out)
+    elif isinstance(block, Skip) and not layer.residual:
+        tensors.append(cost.conv(cin, cout, 1, out))
+    elif isinstance(block, MaxPool | Skip):
+        tensors.append(cout * out * out)
+    hold = layer.residual or isinstance(block, ShuffleV1 | ShuffleV2)
+    return cost, tensors, hold
+
+
+def _head_cost(head: Head, cin: int, size: int, head_channels: int, classes: int) -> _Cost:
+    cost = _Cost()
+    features = cin
+    if head.channels:
+        cost.conv(cin, head_channels, 1, size)
+        features = head_channels
+    if head.conv_classifier:
+        cost.conv(features, classes, 1, size, bias=True, bn=False)
+    else:
+        cost.params += features * classes + (classes if head.fc_bias else 0)
+        cost.macs += features * classes
+    return cost
+
+
+def profile_arch(arch: Arch) -> Profile:
+    """Per-layer and total parameters, MACs and peak activation memory of ``arch``."""
+    rows: list[LayerProfile] = []
+    plan = plan_layers(arch)
+    for layer in plan:
+        cost, tensors, hold = _layer_cost(layer, arch.width)
+        rows.append(
+            LayerProfile(
+                name=layer.name,
+                block=encode_block(layer.block),
+                out_shape=(layer.out_channels, layer.out_size, layer.out_size),
+                params=cost.params,
+                macs=cost.macs,
+                peak_activation_bytes=_peak(tensors, hold),
+            )
+        )
+    last = plan[-1]
+    head_channels = scale_head_channels(arch.head.channels, arch.width)
+    head = _head_cost(arch.head, last.out_channels, last.out_size, head_channels,
+                      arch.num_classes)
+    head_tensors = [last.out_channels * last.out_size**2]
+    if arch.head.channels:
+        head_tensors.append(head_channels * last.out_size**2)
+    head_tensors.append(arch.num_classes)
+    rows.append(
+        LayerProfile("head", encode_block(arch.head), (arch.num_classes, 1, 1), head.params,
+                     head.macs, _peak(head_tensors, False))
+    )
+    return Profile(
+        arch=str(arch),
+        params=sum(r.params for r in rows),
+        macs=sum(r.macs for r in rows),
+        peak_activation_bytes=max(r.peak_activation_bytes for r in rows),
+        layers=tuple(rows),
+    )
