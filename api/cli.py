@@ -6,8 +6,7 @@ import typer
 
 from api.space_commands import app as space_app
 
-app = typer.Typer(help="EdgeNAS: hardware-aware neural architecture search.",
-                  no_args_is_help=True)
+app = typer.Typer(help="EdgeNAS: hardware-aware neural architecture search.", no_args_is_help=True)
 app.add_typer(space_app, name="space")
 
 

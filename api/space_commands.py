@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -27,13 +28,14 @@ def _fail(message: str) -> typer.Exit:
 
 def _load(name_or_string: str, resolution: int | None, classes: int | None) -> Arch:
     """An architecture by name or string, optionally at another resolution or class count."""
-    from dataclasses import replace
-
     try:
         arch = resolve_arch(name_or_string)
         if resolution is not None or classes is not None:
-            arch = replace(arch, resolution=resolution or arch.resolution,
-                           num_classes=classes or arch.num_classes)
+            arch = replace(
+                arch,
+                resolution=resolution or arch.resolution,
+                num_classes=classes or arch.num_classes,
+            )
         return arch
     except SpaceError as exc:
         raise _fail(str(exc)) from None
@@ -46,11 +48,18 @@ def _layer_table(profile: Profile) -> Table:
     table.add_column("output (CxHxW)", justify="right")
     table.add_column("params", justify="right", footer=f"{profile.params:,}")
     table.add_column("MACs", justify="right", footer=f"{profile.macs:,}")
-    table.add_column("peak act. KiB", justify="right",
-                     footer=f"{profile.peak_activation_bytes / 1024:,.0f}")
+    table.add_column(
+        "peak act. KiB", justify="right", footer=f"{profile.peak_activation_bytes / 1024:,.0f}"
+    )
     for row in profile.layers:
-        table.add_row(row.name, row.block, "x".join(map(str, row.out_shape)), f"{row.params:,}",
-                      f"{row.macs:,}", f"{row.peak_activation_bytes / 1024:,.0f}")
+        table.add_row(
+            row.name,
+            row.block,
+            "x".join(map(str, row.out_shape)),
+            f"{row.params:,}",
+            f"{row.macs:,}",
+            f"{row.peak_activation_bytes / 1024:,.0f}",
+        )
     return table
 
 
@@ -119,13 +128,21 @@ def tour(
 
     if not 1 <= runs <= 1000:
         raise _fail(f"--runs {runs}: must be between 1 and 1000")
-    table = Table(title=f"Reference networks (224x224; latency: ONNX Runtime, {threads} thread"
-                        f"{'s' if threads > 1 else ''}, batch 1)")
+    table = Table(
+        title=f"Reference networks (224x224; latency: ONNX Runtime, {threads} thread"
+        f"{'s' if threads > 1 else ''}, batch 1)"
+    )
     for column in ("network", "params", "MACs (M)", "median ms", "p90 ms", "hash"):
         table.add_column(column, justify="left" if column in ("network", "hash") else "right")
     with console.status("exporting and timing...") as status:
         for row in reference_tour(runs=runs, threads=threads):
             status.update(f"timed {row['name']}")
-            table.add_row(row["name"], f"{row['params']:,}", f"{row['macs'] / 1e6:.1f}",
-                          f"{row['median_ms']:.2f}", f"{row['p90_ms']:.2f}", row["hash"])
+            table.add_row(
+                row["name"],
+                f"{row['params']:,}",
+                f"{row['macs'] / 1e6:.1f}",
+                f"{row['median_ms']:.2f}",
+                f"{row['p90_ms']:.2f}",
+                row["hash"],
+            )
     console.print(table)

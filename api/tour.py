@@ -19,5 +19,12 @@ def reference_tour(*, runs: int, threads: int) -> Iterator[dict[str, Any]]:
         arch = reference_arch(name)
         profile = profile_arch(arch)
         timing = time_onnx(export_onnx_bytes(arch), threads=threads, runs=runs, warmup=5)
-        yield {"name": name, "hash": arch.hash, "params": profile.params, "macs": profile.macs,
-               "median_ms": timing.median_ms, "p90_ms": timing.p90_ms, "cv": timing.cv}
+        yield {
+            "name": name,
+            "hash": arch.hash,
+            "params": profile.params,
+            "macs": profile.macs,
+            "median_ms": timing.median_ms,
+            "p90_ms": timing.p90_ms,
+            "cv": timing.cv,
+        }

@@ -37,8 +37,9 @@ class Timing:
         )
 
 
-def make_session(model: bytes, threads: int = 1,
-                 providers: list[str] | None = None) -> ort.InferenceSession:
+def make_session(
+    model: bytes, threads: int = 1, providers: list[str] | None = None
+) -> ort.InferenceSession:
     """An inference session with a fixed thread count (intra-op), so timings are comparable."""
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads

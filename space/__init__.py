@@ -7,4 +7,11 @@ the standard library alone. ``space.builder`` and ``space.export`` load torch wh
 from space.arch import Arch, parse_arch
 from space.errors import ArchError, SearchSpaceError, SpaceError, UnknownPresetError
 
-__all__ = ["Arch", "ArchError", "SearchSpaceError", "SpaceError", "UnknownPresetError", "parse_arch"]
+__all__ = [
+    "Arch",
+    "ArchError",
+    "SearchSpaceError",
+    "SpaceError",
+    "UnknownPresetError",
+    "parse_arch",
+]

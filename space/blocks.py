@@ -26,7 +26,9 @@ def _number(token: str, lo: float, hi: float, *, odd: bool = False) -> dict[str,
     return {"token": token, "type": "number", "lo": lo, "hi": hi, "odd": odd}
 
 
-def check_number(field_name: str, value: object, lo: float, hi: float, *, odd: bool = False) -> None:
+def check_number(
+    field_name: str, value: object, lo: float, hi: float, *, odd: bool = False
+) -> None:
     """Range-check one numeric token; floats keep at most ``FLOAT_DECIMALS`` decimals so that
     their canonical spelling never needs an exponent."""
     if isinstance(value, bool) or not isinstance(value, int | float):
@@ -258,7 +260,14 @@ class Head(Block):
 LAYER_KINDS: dict[str, type[Block]] = {
     cls.kind: cls
     for cls in (
-        Conv, DepthwiseSeparable, InvertedResidual, ShuffleV1, ShuffleV2, Fire, Skip, MaxPool
+        Conv,
+        DepthwiseSeparable,
+        InvertedResidual,
+        ShuffleV1,
+        ShuffleV2,
+        Fire,
+        Skip,
+        MaxPool,
     )
 }
 ALL_KINDS: dict[str, type[Block]] = {**LAYER_KINDS, Head.kind: Head}

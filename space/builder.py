@@ -6,8 +6,16 @@ import torch
 from torch import nn
 
 from space.arch import Arch
-from space.blocks import Conv, DepthwiseSeparable, Fire, InvertedResidual, MaxPool, ShuffleV1, \
-    ShuffleV2, Skip
+from space.blocks import (
+    Conv,
+    DepthwiseSeparable,
+    Fire,
+    InvertedResidual,
+    MaxPool,
+    ShuffleV1,
+    ShuffleV2,
+    Skip,
+)
 from space.modules import (
     Classifier,
     ConvBNAct,
@@ -25,8 +33,14 @@ def build_layer(layer: LayerShape, width: float) -> nn.Module:
     block, cin, cout, s = layer.block, layer.in_channels, layer.out_channels, layer.stride
     if isinstance(block, Conv):
         body: nn.Module = ConvBNAct(
-            cin, cout, block.kernel, stride=s, act=block.act, bias=block.bias,
-            batch_norm=block.batch_norm, padding=0 if block.valid_padding else None,
+            cin,
+            cout,
+            block.kernel,
+            stride=s,
+            act=block.act,
+            bias=block.bias,
+            batch_norm=block.batch_norm,
+            padding=0 if block.valid_padding else None,
         )
     elif isinstance(block, DepthwiseSeparable):
         body = nn.Sequential(
@@ -42,8 +56,7 @@ def build_layer(layer: LayerShape, width: float) -> nn.Module:
     elif isinstance(block, Fire):
         return FireModule(layer, width)
     elif isinstance(block, Skip):
-        return nn.Identity() if layer.residual else ConvBNAct(cin, cout, 1, stride=s,
-                                                              act=block.act)
+        return nn.Identity() if layer.residual else ConvBNAct(cin, cout, 1, stride=s, act=block.act)
     elif isinstance(block, MaxPool):
         padding = 0 if block.ceil_mode else block.kernel // 2
         return nn.MaxPool2d(block.kernel, s, padding, ceil_mode=block.ceil_mode)

@@ -46,13 +46,26 @@ def export_onnx_bytes(
         warnings.simplefilter("ignore", category=DeprecationWarning)
         warnings.simplefilter("ignore", category=FutureWarning)
         if exporter == "dynamo":
-            program = torch.onnx.export(model, (sample,), dynamo=True, opset_version=18,
-                                        input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
-                                        verbose=False)
+            program = torch.onnx.export(
+                model,
+                (sample,),
+                dynamo=True,
+                opset_version=18,
+                input_names=[INPUT_NAME],
+                output_names=[OUTPUT_NAME],
+                verbose=False,
+            )
             program.save(buffer)
         else:
-            torch.onnx.export(model, (sample,), buffer, dynamo=False, opset_version=OPSET,
-                              input_names=[INPUT_NAME], output_names=[OUTPUT_NAME])
+            torch.onnx.export(
+                model,
+                (sample,),
+                buffer,
+                dynamo=False,
+                opset_version=OPSET,
+                input_names=[INPUT_NAME],
+                output_names=[OUTPUT_NAME],
+            )
     data = buffer.getvalue()
     onnx.checker.check_model(onnx.load_from_string(data), full_check=True)
     return data

@@ -16,7 +16,15 @@ FBNET_STAGE_CHANNELS = (16, 24, 32, 64, 112, 184, 352)
 FBNET_STAGE_LAYERS = (1, 4, 4, 4, 4, 4, 1)
 FBNET_STAGE_STRIDES = (1, 1, 2, 2, 1, 2, 1)
 FBNET_OPS = (
-    "k3_e1", "k3_e1_g2", "k3_e3", "k3_e6", "k5_e1", "k5_e1_g2", "k5_e3", "k5_e6", "skip",
+    "k3_e1",
+    "k3_e1_g2",
+    "k3_e3",
+    "k3_e6",
+    "k5_e1",
+    "k5_e1_g2",
+    "k5_e3",
+    "k5_e6",
+    "skip",
 )
 FBNET_LAYERS = sum(FBNET_STAGE_LAYERS)
 FBNET_STEM = "conv_k3_c16"
@@ -35,7 +43,7 @@ def fbnet_layer_slots() -> list[tuple[int, int]]:
 
 
 def fbnet_op_item(op: str, channels: int, stride: int) -> str:
-    """The block string of one FBNet op at one slot (``k5_e1_g2`` -> ``ir_e1_k5_g2_..._fullexp``)."""
+    """The block string of one FBNet op at one slot (``k5_e1_g2`` -> ``ir_e1_k5_g2_..``)."""
     stride_token = f"_s{stride}" if stride != 1 else ""
     if op == "skip":
         return f"skip_c{channels}{stride_token}"

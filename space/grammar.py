@@ -45,7 +45,9 @@ def decode_block(text: str, where: str) -> Block:
     kind, *tokens = text.split("_")
     cls = ALL_KINDS.get(kind)
     if cls is None:
-        raise ArchError(f"{where}.kind", kind, f"unknown block; expected one of {sorted(ALL_KINDS)}")
+        raise ArchError(
+            f"{where}.kind", kind, f"unknown block; expected one of {sorted(ALL_KINDS)}"
+        )
     by_token = {f.metadata["token"]: f for f in fields(cls)}
     values: dict[str, Any] = {}
     for token in tokens:

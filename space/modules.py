@@ -145,12 +145,21 @@ class ShuffleV2Unit(nn.Module):
         super().__init__()
         block = layer.block
         assert isinstance(block, ShuffleV2)
-        half, cin, k, s, act = layer.out_channels // 2, layer.in_channels, block.kernel, \
-            layer.stride, block.act
+        half, cin, k, s, act = (
+            layer.out_channels // 2,
+            layer.in_channels,
+            block.kernel,
+            layer.stride,
+            block.act,
+        )
         self.split = layer.residual
-        self.branch1 = None if self.split else nn.Sequential(
-            ConvBNAct(cin, cin, k, stride=s, groups=cin, act=None),
-            ConvBNAct(cin, half, 1, act=act),
+        self.branch1 = (
+            None
+            if self.split
+            else nn.Sequential(
+                ConvBNAct(cin, cin, k, stride=s, groups=cin, act=None),
+                ConvBNAct(cin, half, 1, act=act),
+            )
         )
         branch_in = half if self.split else cin
         self.branch2 = nn.Sequential(
@@ -191,8 +200,11 @@ class Classifier(nn.Module):
 
     def __init__(self, head: Head, in_channels: int, head_channels: int, classes: int) -> None:
         super().__init__()
-        self.conv = ConvBNAct(in_channels, head_channels, 1, act=head.act) if head.channels \
+        self.conv = (
+            ConvBNAct(in_channels, head_channels, 1, act=head.act)
+            if head.channels
             else nn.Identity()
+        )
         features = head_channels if head.channels else in_channels
         self.dropout = nn.Dropout(head.dropout) if head.dropout else nn.Identity()
         if head.conv_classifier:

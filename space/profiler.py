@@ -9,6 +9,7 @@ block's input stays alive while a skip or concatenation still needs it (float32)
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from itertools import pairwise
 
 from space.arch import Arch
 from space.blocks import (
@@ -67,7 +68,14 @@ class _Cost:
     macs: int = 0
 
     def conv(
-        self, cin: int, cout: int, kernel: int, size: int, *, groups: int = 1, bias: bool = False,
+        self,
+        cin: int,
+        cout: int,
+        kernel: int,
+        size: int,
+        *,
+        groups: int = 1,
+        bias: bool = False,
         bn: bool = True,
     ) -> int:
         weights = kernel * kernel * (cin // groups) * cout
@@ -83,7 +91,7 @@ class _Cost:
 def _peak(tensors: list[int], hold_input: bool) -> int:
     """Largest (input + output) of consecutive primitives, plus a held block input."""
     held = tensors[0] if hold_input else 0
-    pairs = [a + b + (held if i else 0) for i, (a, b) in enumerate(zip(tensors, tensors[1:]))]
+    pairs = [a + b + (held if i else 0) for i, (a, b) in enumerate(pairwise(tensors))]
     return max(pairs, default=tensors[0]) * BYTES_PER_VALUE
 
 
@@ -93,8 +101,9 @@ def _layer_cost(layer: LayerShape, width: float) -> tuple[_Cost, list[int], bool
     cin, cout, size, out = layer.in_channels, layer.out_channels, layer.in_size, layer.out_size
     tensors = [cin * size * size]
     if isinstance(block, Conv):
-        tensors.append(cost.conv(cin, cout, block.kernel, out, bias=block.bias,
-                                 bn=block.batch_norm))
+        tensors.append(
+            cost.conv(cin, cout, block.kernel, out, bias=block.bias, bn=block.batch_norm)
+        )
     elif isinstance(block, DepthwiseSeparable):
         tensors.append(cost.conv(cin, cin, block.kernel, out, groups=cin))
         tensors.append(cost.conv(cin, cout, 1, out))
@@ -170,15 +179,20 @@ def profile_arch(arch: Arch) -> Profile:
         )
     last = plan[-1]
     head_channels = scale_head_channels(arch.head.channels, arch.width)
-    head = _head_cost(arch.head, last.out_channels, last.out_size, head_channels,
-                      arch.num_classes)
+    head = _head_cost(arch.head, last.out_channels, last.out_size, head_channels, arch.num_classes)
     head_tensors = [last.out_channels * last.out_size**2]
     if arch.head.channels:
         head_tensors.append(head_channels * last.out_size**2)
     head_tensors.append(arch.num_classes)
     rows.append(
-        LayerProfile("head", encode_block(arch.head), (arch.num_classes, 1, 1), head.params,
-                     head.macs, _peak(head_tensors, False))
+        LayerProfile(
+            "head",
+            encode_block(arch.head),
+            (arch.num_classes, 1, 1),
+            head.params,
+            head.macs,
+            _peak(head_tensors, False),
+        )
     )
     return Profile(
         arch=str(arch),

@@ -122,6 +122,8 @@ def reference_arch(name: str) -> Arch:
 
 def resolve_arch(name_or_string: str) -> Arch:
     """An architecture string, or the name of a reference preset."""
-    return parse_arch(name_or_string) if ":" in name_or_string and not name_or_string.startswith(
-        "fbnet:"
-    ) else reference_arch(name_or_string)
+    return (
+        parse_arch(name_or_string)
+        if ":" in name_or_string and not name_or_string.startswith("fbnet:")
+        else reference_arch(name_or_string)
+    )

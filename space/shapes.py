@@ -47,7 +47,7 @@ def scale_head_channels(channels: int, width: float) -> int:
 
 
 def expanded_channels(in_channels: int, expansion: int) -> int:
-    return int(round(in_channels * expansion))
+    return round(in_channels * expansion)
 
 
 def se_channels(in_channels: int, ratio: float) -> int:
@@ -87,8 +87,9 @@ def plan_layers(arch: Arch) -> tuple[LayerShape, ...]:
             _check_groups(block, channels, out_channels, stride, arch.width, where)
             residual = _has_identity(block, channels, out_channels, stride)
             plan.append(
-                LayerShape(index, repeat, block, channels, out_channels, stride, size, out_size,
-                           residual)
+                LayerShape(
+                    index, repeat, block, channels, out_channels, stride, size, out_size, residual
+                )
             )
             channels, size = out_channels, out_size
     return tuple(plan)
@@ -103,18 +104,20 @@ def _out_channels(block: Block, in_channels: int, width: float) -> int:
 def _out_size(block: Block, size: int, stride: int, where: str, resolution: int) -> int:
     if stride > size:
         raise ArchError(
-            "r", resolution,
+            "r",
+            resolution,
             f"resolution too small for the strides: {where} ({block.kind}, stride {stride}) "
             f"gets a "
             f"{size}x{size} map",
         )
-    if isinstance(block, Conv) and block.valid_padding or isinstance(block, MaxPool) and (
-        block.ceil_mode
+    if (isinstance(block, Conv) and block.valid_padding) or (
+        isinstance(block, MaxPool) and (block.ceil_mode)
     ):
         kernel = block.kernel
         if size < kernel:
             raise ArchError(
-                "r", resolution,
+                "r",
+                resolution,
                 f"resolution too small: {where} (unpadded kernel {kernel}) gets {size}x{size}",
             )
         steps = (size - kernel) / stride
@@ -146,12 +149,15 @@ def _check_groups(
         _require_divides(block.groups, out_channels, "output", where)
     elif isinstance(block, ShuffleV1):
         mid = out_channels // 4
-        branch = out_channels if _has_identity(block, in_channels, out_channels, stride) else (
-            out_channels - in_channels
+        branch = (
+            out_channels
+            if _has_identity(block, in_channels, out_channels, stride)
+            else (out_channels - in_channels)
         )
         if branch <= 0:
             raise ArchError(
-                f"{where}.c", block.channels,
+                f"{where}.c",
+                block.channels,
                 f"a downsampling or widening unit concatenates its input, so c must exceed "
                 f"the {in_channels} input channels",
             )

@@ -48,8 +48,9 @@ def _pick(assignment: Mapping[str, Choice], name: str, choices: tuple) -> Any:
     return value
 
 
-def stage_item(op: str, kernel: int, channels: int, layers: int, stride: int, se: float,
-               skip: str, act: str) -> str:
+def stage_item(
+    op: str, kernel: int, channels: int, layers: int, stride: int, se: float, skip: str, act: str
+) -> str:
     """The block string one stage choice stands for (tokens the op does not take are dropped)."""
     kind, _, option = op.partition("_")
     tokens = [kind]
@@ -102,17 +103,26 @@ class StageChoices:
             raise SearchSpaceError(f"layers {self.layers} + depth delta would leave none")
 
     def stage_channels(self, width: float) -> int:
-        return self.channels if width == 1.0 else make_divisible(self.channels * width,
-                                                                 self.divisor)
+        return (
+            self.channels if width == 1.0 else make_divisible(self.channels * width, self.divisor)
+        )
 
-    def item(self, op: str, kernel: int, se: float, skip: str, width: float, depth: int,
-             act: str) -> str:
-        return stage_item(op, kernel, self.stage_channels(width), self.layers + depth,
-                          self.stride, se, skip, act)
+    def item(
+        self, op: str, kernel: int, se: float, skip: str, width: float, depth: int, act: str
+    ) -> str:
+        return stage_item(
+            op, kernel, self.stage_channels(width), self.layers + depth, self.stride, se, skip, act
+        )
 
     def choice_axes(self) -> dict[str, tuple]:
-        return {"op": self.ops, "k": self.kernels, "se": self.se_ratios, "skip": self.skips,
-                "width": self.widths, "depth": self.depth_deltas}
+        return {
+            "op": self.ops,
+            "k": self.kernels,
+            "se": self.se_ratios,
+            "skip": self.skips,
+            "width": self.widths,
+            "depth": self.depth_deltas,
+        }
 
     def items(self, act: str) -> dict[str, dict[str, Choice]]:
         """Every distinct item this stage can produce, with one choice tuple giving it."""
@@ -156,11 +166,14 @@ class _SpaceBase:
 
     def _global_assignment(self, arch: Arch) -> dict[str, Choice]:
         if arch.resolution not in self.resolutions or arch.width not in self.widths:
-            raise SearchSpaceError(f"{arch.resolution}px at width {arch.width} is not in "
-                                   f"space {self.name!r}")
+            raise SearchSpaceError(
+                f"{arch.resolution}px at width {arch.width} is not in space {self.name!r}"
+            )
         if (arch.in_channels, arch.num_classes) != (self.in_channels, self.num_classes):
-            raise SearchSpaceError(f"space {self.name!r} is for {self.in_channels} input "
-                                   f"channels and {self.num_classes} classes")
+            raise SearchSpaceError(
+                f"space {self.name!r} is for {self.in_channels} input "
+                f"channels and {self.num_classes} classes"
+            )
         assignment: dict[str, Choice] = {}
         if len(self.resolutions) > 1:
             assignment["resolution"] = arch.resolution
@@ -171,11 +184,13 @@ class _SpaceBase:
     def _body_items(self, arch: Arch, count: int) -> list[str]:
         items = [encode_block(b) for b in arch.layers]
         stem = [encode_block(decode_block(s, "stem")) for s in self.stem]
-        if items[: len(stem)] != stem or len(items) != len(stem) + count or encode_block(
-            arch.head
-        ) != encode_block(decode_block(self.head, "head")):
+        if (
+            items[: len(stem)] != stem
+            or len(items) != len(stem) + count
+            or encode_block(arch.head) != encode_block(decode_block(self.head, "head"))
+        ):
             raise SearchSpaceError(f"the stem, head or depth differ from space {self.name!r}")
-        return items[len(stem):]
+        return items[len(stem) :]
 
     def sample(self, rng: random.Random) -> dict[str, Choice]:
         """A uniformly random assignment of every dimension."""
@@ -189,8 +204,9 @@ class _SpaceBase:
 
     def with_task(self, *, resolution: int, in_channels: int, num_classes: int) -> _SpaceBase:
         """The same space for another data set: input size, channels and classes."""
-        return replace(self, resolutions=(resolution,), in_channels=in_channels,
-                       num_classes=num_classes)
+        return replace(
+            self, resolutions=(resolution,), in_channels=in_channels, num_classes=num_classes
+        )
 
 
 @dataclass(frozen=True)
@@ -209,8 +225,13 @@ class FactorizedSpace(_SpaceBase):
 
     def decode(self, assignment: Mapping[str, Choice]) -> Arch:
         items = [
-            stage.item(*(_pick(assignment, f"s{i}_{axis}", choices)
-                         for axis, choices in stage.choice_axes().items()), self.act)
+            stage.item(
+                *(
+                    _pick(assignment, f"s{i}_{axis}", choices)
+                    for axis, choices in stage.choice_axes().items()
+                ),
+                self.act,
+            )
             for i, stage in enumerate(self.stages)
         ]
         return self._arch(assignment, items)
@@ -254,8 +275,10 @@ class LayerwiseSpace(_SpaceBase):
         return dims
 
     def decode(self, assignment: Mapping[str, Choice]) -> Arch:
-        items = [self._item(_pick(assignment, f"l{i}_op", self.ops), slot)
-                 for i, slot in enumerate(self.slots)]
+        items = [
+            self._item(_pick(assignment, f"l{i}_op", self.ops), slot)
+            for i, slot in enumerate(self.slots)
+        ]
         return self._arch(assignment, items)
 
     def _slot_items(self, slot: tuple[int, int]) -> dict[str, str]:
@@ -298,8 +321,9 @@ def space_from_dict(data: Mapping[str, Any]) -> SearchSpace:
             fields_["slots"] = tuple(tuple(slot) for slot in fields_.get("slots", ()))
             space = LayerwiseSpace(**fields_)
         else:
-            raise SearchSpaceError(f"kind must be 'factorized' or 'layerwise', "
-                                   f"not {data.get('kind')!r}")
+            raise SearchSpaceError(
+                f"kind must be 'factorized' or 'layerwise', not {data.get('kind')!r}"
+            )
     except TypeError as exc:
         raise SearchSpaceError(f"invalid search space: {exc}") from None
     _check_decodes(space)

@@ -33,8 +33,9 @@ def block_strings(draw: st.DrawFn) -> str:
     if kind == "ir":
         e = draw(st.sampled_from([1, 3, 4, 6]))
         se = draw(st.sampled_from(["", "_se0.25", "_se0.5"]))
-        flags = draw(st.sampled_from(["", "_noskip"])) + ("_fullexp" if e == 1 and draw(
-            st.booleans()) else "")
+        flags = draw(st.sampled_from(["", "_noskip"])) + (
+            "_fullexp" if e == 1 and draw(st.booleans()) else ""
+        )
         g = draw(st.sampled_from([1, 1, 2]))
         return f"ir_e{e}_k{k}_g{g}_c{c}" + _suffix(s, n, act) + se + flags
     if kind == "sh1":
@@ -42,8 +43,11 @@ def block_strings(draw: st.DrawFn) -> str:
     if kind == "sh2":
         return f"sh2_k{k}_c{c}" + _suffix(s, n, act)
     if kind == "fire":
-        return f"fire_sq{draw(st.integers(2, 16))}_c{c}" + _suffix(s, n, act) + draw(
-            st.sampled_from(["", "_bn"]))
+        return (
+            f"fire_sq{draw(st.integers(2, 16))}_c{c}"
+            + _suffix(s, n, act)
+            + draw(st.sampled_from(["", "_bn"]))
+        )
     if kind == "skip":
         return f"skip_c{c}" + _suffix(s, None, act)
     return f"maxpool_k{k}_s{min(s, k)}" + draw(st.sampled_from(["", "_ceil"]))
@@ -53,14 +57,16 @@ def block_strings(draw: st.DrawFn) -> str:
 def free_archs(draw: st.DrawFn) -> Arch:
     """Valid architectures from arbitrary block mixtures (invalid draws are rejected)."""
     layers = draw(st.lists(block_strings(), min_size=1, max_size=6))
-    head = draw(st.sampled_from(["head", "head_c64", "head_d0.2_nobias", "head_convcls",
-                                 "head_c32_hswish"]))
+    head = draw(
+        st.sampled_from(["head", "head_c64", "head_d0.2_nobias", "head_convcls", "head_c32_hswish"])
+    )
     res = draw(st.sampled_from([16, 24, 32]))
     width = draw(st.sampled_from([0.5, 1.0, 1.25]))
     classes = draw(st.sampled_from([10, 1000]))
     stem = f"conv_k3_c{draw(CHANNELS)}_s{draw(STRIDE)}"
     text = f"r{res}_w{width}_i{draw(st.sampled_from([1, 3]))}_n{classes}:" + "|".join(
-        [stem, *layers, head])
+        [stem, *layers, head]
+    )
     try:
         return parse_arch(text)
     except ArchError:

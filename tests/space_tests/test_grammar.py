@@ -91,13 +91,17 @@ def test_malformed_strings_name_the_field(text: str, field: str, value: object) 
         ("r224_w1.0:conv_k3_c30|ir_e6_k3_g4_c32|head", "layers[1].g", "input (30"),
         ("r224_w1.0:conv_k3_c32|sh1_k3_g3_c48_s2|head", "layers[1].g", "input (32"),
         ("r224_w1.0:conv_k3_c48|sh1_k3_g2_c32_s2|head", "layers[1].c", "must exceed"),
-        ("r16_w1.0:conv_k3_c8_s2|conv_k3_c8_s2|conv_k3_c8_s2|conv_k3_c8_s2|head", "r",
-         "too small for the strides"),
+        (
+            "r8_w1.0:conv_k3_c8_s2|conv_k3_c8_s2|conv_k3_c8_s2|conv_k3_c8_s2|head",
+            "r",
+            "too small for the strides",
+        ),
         ("r5_w1.0:conv_k7_c8_valid|head", "r", "unpadded kernel 7"),
     ],
 )
-def test_impossible_networks_fail_before_any_torch_code(text: str, field: str,
-                                                        fragment: str) -> None:
+def test_impossible_networks_fail_before_any_torch_code(
+    text: str, field: str, fragment: str
+) -> None:
     with pytest.raises(ArchError) as caught:
         parse_arch(text)
     assert caught.value.field == field

@@ -1,0 +1,5 @@
+"""``python -m api`` runs the ``edgenas`` command line."""
+
+from api.cli import main
+
+main()
