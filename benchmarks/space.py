@@ -13,8 +13,12 @@ import argparse
 import json
 import logging
 import statistics
+import sys
 import time
 from pathlib import Path
+
+# This script is named after the package it measures: keep its own folder from shadowing it.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).parent.resolve()]
 
 from rich.console import Console
 from rich.table import Table
@@ -38,8 +42,12 @@ def measure(name: str, runs: int, rounds: int, dynamo: bool) -> dict[str, object
     profile = profile_arch(arch)
     ts_seconds, model = _export_seconds(arch, "torchscript")
     row: dict[str, object] = {
-        "name": name, "arch": str(arch), "hash": arch.hash, "params": profile.params,
-        "macs": profile.macs, "published_params": PUBLISHED[name].params,
+        "name": name,
+        "arch": str(arch),
+        "hash": arch.hash,
+        "params": profile.params,
+        "macs": profile.macs,
+        "published_params": PUBLISHED[name].params,
         "published_macs": PUBLISHED[name].macs,
         "export_torchscript_s": ts_seconds,
         "export_dynamo_s": _export_seconds(arch, "dynamo")[0] if dynamo else None,
@@ -66,23 +74,31 @@ def main() -> None:
 
     rows = [measure(n, args.runs, args.rounds, not args.skip_dynamo) for n in reference_names()]
     table = Table(title="Reference networks at 224x224, batch 1, ONNX Runtime CPU")
-    columns = ("network", "params", "MACs M (pub.)", "export s TS / dynamo",
-               "1 thread ms (spread)", "2 threads ms (spread)")
+    columns = (
+        "network",
+        "params",
+        "MACs M (pub.)",
+        "export s TS / dynamo",
+        "1 thread ms (spread)",
+        "2 threads ms (spread)",
+    )
     for column in columns:
         table.add_column(column, justify="left" if column == "network" else "right")
     for r in rows:
         dynamo = f"{r['export_dynamo_s']:.2f}" if r["export_dynamo_s"] is not None else "-"
         table.add_row(
-            str(r["name"]), f"{r['params']:,}",
+            str(r["name"]),
+            f"{r['params']:,}",
             f"{r['macs'] / 1e6:.1f} ({r['published_macs'] / 1e6:.0f})",
             f"{r['export_torchscript_s']:.2f} / {dynamo}",
             f"{r['median_ms_1t']:.2f} ({r['spread_ms_1t']:.2f})",
             f"{r['median_ms_2t']:.2f} ({r['spread_ms_2t']:.2f})",
         )
-    Console().print(table)
+    Console(width=160).print(table)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"runs": args.runs, "rounds": args.rounds, "rows": rows},
-                                   indent=2))
+    args.out.write_text(
+        json.dumps({"runs": args.runs, "rounds": args.rounds, "rows": rows}, indent=2)
+    )
     print(f"wrote {args.out}")
 
 
