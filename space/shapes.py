@@ -85,7 +85,7 @@ def plan_layers(arch: Arch) -> tuple[LayerShape, ...]:
             out_channels = _out_channels(block, channels, arch.width)
             out_size = _out_size(block, size, stride, where, arch.resolution)
             _check_groups(block, channels, out_channels, stride, arch.width, where)
-            residual = _has_identity(block, channels, out_channels, stride)
+            residual = size == out_size and _has_identity(block, channels, out_channels, stride)
             plan.append(
                 LayerShape(
                     index, repeat, block, channels, out_channels, stride, size, out_size, residual

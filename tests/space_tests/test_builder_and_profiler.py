@@ -78,3 +78,10 @@ def test_residual_only_where_shapes_allow_and_not_when_disabled() -> None:
     model = build_model(arch)
     residuals = [m.identity for m in model.features if hasattr(m, "identity")]
     assert residuals == [False, True, True, False]
+
+
+def test_unpadded_conv_gets_no_identity_even_with_res() -> None:
+    arch = parse_arch("r16_w1.0_n10:conv_k3_c8|conv_k3_c8_res_valid|conv_k3_c8_res|head")
+    residuals = [m.identity for m in build_model(arch).features]
+    assert residuals == [False, False, True]
+    _check_forward_and_profile(arch)

@@ -13,7 +13,7 @@ from space import Arch
 from space.builder import build_model
 from space.export import export_onnx, export_onnx_bytes
 from space.references import reference_arch
-from tests.space_tests.strategies import space_archs
+from tests.space_tests.strategies import free_archs, space_archs
 
 
 def _max_abs_diff(arch: Arch, data: bytes) -> float:
@@ -33,6 +33,12 @@ def _max_abs_diff(arch: Arch, data: bytes) -> float:
 @settings(max_examples=12, deadline=None)
 @given(space_archs())
 def test_space_members_export_with_parity(arch: Arch) -> None:
+    assert _max_abs_diff(arch, export_onnx_bytes(arch)) < 1e-4
+
+
+@settings(max_examples=15, deadline=None)
+@given(free_archs())
+def test_every_block_kind_exports_with_parity(arch: Arch) -> None:
     assert _max_abs_diff(arch, export_onnx_bytes(arch)) < 1e-4
 
 
