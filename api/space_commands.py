@@ -17,7 +17,13 @@ from space.profiler import Profile, profile_arch
 from space.references import resolve_arch
 
 app = typer.Typer(help="Architectures: show, sample, export, tour.", no_args_is_help=True)
-console = Console()
+MIN_TABLE_WIDTH = 110  # tables stay readable when printed to a pipe or a CI log
+
+
+def _console() -> Console:
+    return Console(width=max(Console().width, MIN_TABLE_WIDTH))
+
+
 MAX_SAMPLES = 10_000
 
 
@@ -76,6 +82,7 @@ def show(
     if as_json:
         typer.echo(json.dumps({"hash": arch.hash, **profile.to_dict()}))
     else:
+        console = _console()
         console.print(_layer_table(profile))
         console.print(f"hash {arch.hash}", highlight=False)
 
@@ -129,16 +136,18 @@ def tour(
     if not 1 <= runs <= 1000:
         raise _fail(f"--runs {runs}: must be between 1 and 1000")
     table = Table(
-        title=f"Reference networks (224x224; latency: ONNX Runtime, {threads} thread"
+        title=f"Reference networks (latency: ONNX Runtime, {threads} thread"
         f"{'s' if threads > 1 else ''}, batch 1)"
     )
-    for column in ("network", "params", "MACs (M)", "median ms", "p90 ms", "hash"):
+    for column in ("network", "input", "params", "MACs (M)", "median ms", "p90 ms", "hash"):
         table.add_column(column, justify="left" if column in ("network", "hash") else "right")
+    console = _console()
     with console.status("exporting and timing...") as status:
         for row in reference_tour(runs=runs, threads=threads):
             status.update(f"timed {row['name']}")
             table.add_row(
                 row["name"],
+                row["input"],
                 f"{row['params']:,}",
                 f"{row['macs'] / 1e6:.1f}",
                 f"{row['median_ms']:.2f}",

@@ -10,7 +10,12 @@ from space.export import export_onnx_bytes
 from space.profiler import profile_arch
 from space.references import reference_arch, reference_names
 
-TOUR_EXTRAS = ("mobilenet_v2@0.5",)
+# A narrower MobileNet and the first FBNet network of ../shared/data/fbnet_latency.csv.
+TOUR_EXTRAS = (
+    "mobilenet_v2@0.5",
+    "fbnet:k5_e6,skip,k3_e1_g2,skip,k5_e1,skip,skip,skip,k5_e6,k5_e1,k3_e1_g2,k5_e1,k5_e6,"
+    "k3_e6,k3_e3,k5_e6,k3_e6,k3_e3,k5_e1,k3_e3,k5_e1,k5_e1_g2",
+)
 
 
 def reference_tour(*, runs: int, threads: int) -> Iterator[dict[str, Any]]:
@@ -20,7 +25,8 @@ def reference_tour(*, runs: int, threads: int) -> Iterator[dict[str, Any]]:
         profile = profile_arch(arch)
         timing = time_onnx(export_onnx_bytes(arch), threads=threads, runs=runs, warmup=5)
         yield {
-            "name": name,
+            "name": "fbnet (csv row 1)" if name.startswith("fbnet:") else name,
+            "input": f"{arch.resolution}px",
             "hash": arch.hash,
             "params": profile.params,
             "macs": profile.macs,

@@ -56,9 +56,19 @@ def test_errors_are_messages_not_tracebacks(tmp_path: Path) -> None:
         ("space", "sample", "mnasnet", "-n", "0"),
         ("space", "export", "mobilenet_v2", "-o", str(tmp_path / "missing" / "m.onnx")),
         ("space", "show", "mobilenet_v2", "--resolution", "4"),
+        ("space", "tour", "--runs", "0"),
     ]
     for args in cases:
         result = run(*args)
         assert result.returncode == 2, args
         assert "Traceback" not in result.stderr
         assert "error:" in result.stderr
+
+
+def test_tour_times_every_reference_network() -> None:
+    from api.tour import reference_tour
+    from space.references import reference_names
+
+    rows = list(reference_tour(runs=2, threads=1))
+    assert {row["name"] for row in rows} >= set(reference_names())
+    assert all(row["median_ms"] > 0 and row["params"] > 0 for row in rows)

@@ -48,6 +48,11 @@ def test_reference_networks_export_with_parity(name: str) -> None:
     assert _max_abs_diff(arch, export_onnx_bytes(arch)) < 1e-4
 
 
+def test_dynamo_exporter_agrees_with_the_default() -> None:
+    arch = reference_arch("fbnet:" + ",".join(["k3_e3", "skip"] * 11))
+    assert _max_abs_diff(arch, export_onnx_bytes(arch, exporter="dynamo")) < 1e-4
+
+
 def test_export_writes_a_checked_file_with_the_declared_shape(tmp_path) -> None:
     arch = reference_arch("fbnet:" + ",".join(["k3_e1_g2", "skip"] * 11))
     path = export_onnx(arch, tmp_path / "model.onnx")
