@@ -18,11 +18,13 @@ from __future__ import annotations
 import itertools
 import math
 import random
+from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, ClassVar
 
-from space.arch import Arch, parse_arch
+from space.arch import Arch
+from space.blocks import Block, Head
 from space.errors import SearchSpaceError, SpaceError
 from space.grammar import decode_block, encode_block
 from space.shapes import make_divisible
@@ -50,7 +52,7 @@ def _pick(assignment: Mapping[str, Choice], name: str, choices: tuple) -> Any:
 
 def stage_item(
     op: str, kernel: int, channels: int, layers: int, stride: int, se: float, skip: str, act: str
-) -> str:
+) -> Block:
     """The block string one stage choice stands for (tokens the op does not take are dropped)."""
     kind, _, option = op.partition("_")
     tokens = [kind]
@@ -72,7 +74,7 @@ def stage_item(
     if kind == "fire":
         tokens.append("bn")  # searched fire modules train with BN, unlike SqueezeNet's
     tokens.append(act)
-    return encode_block(decode_block("_".join(tokens), "stage"))
+    return decode_block("_".join(tokens), "stage")
 
 
 @dataclass(frozen=True)
@@ -109,7 +111,7 @@ class StageChoices:
 
     def item(
         self, op: str, kernel: int, se: float, skip: str, width: float, depth: int, act: str
-    ) -> str:
+    ) -> Block:
         return stage_item(
             op, kernel, self.stage_channels(width), self.layers + depth, self.stride, se, skip, act
         )
@@ -124,10 +126,10 @@ class StageChoices:
             "depth": self.depth_deltas,
         }
 
-    def items(self, act: str) -> dict[str, dict[str, Choice]]:
-        """Every distinct item this stage can produce, with one choice tuple giving it."""
+    def items(self, act: str) -> dict[Block, dict[str, Choice]]:
+        """Every distinct layer this stage can produce, with one choice tuple giving it."""
         axes = self.choice_axes()
-        found: dict[str, dict[str, Choice]] = {}
+        found: dict[Block, dict[str, Choice]] = {}
         for combo in itertools.product(*axes.values()):
             choice = dict(zip(axes, combo, strict=True))
             found.setdefault(self.item(*combo, act), choice)  # type: ignore[arg-type]
@@ -135,7 +137,7 @@ class StageChoices:
 
 
 @dataclass(frozen=True)
-class _SpaceBase:
+class _SpaceBase(ABC):
     """Shared parts: fixed stem items and head, global resolution/width choices, the task."""
 
     kind: ClassVar[str]
@@ -154,15 +156,24 @@ class _SpaceBase:
         _fixed_or_dimension(dims, "width", self.widths)
         return dims
 
-    def _arch(self, assignment: Mapping[str, Choice], items: list[str]) -> Arch:
-        resolution = _pick(assignment, "resolution", self.resolutions)
-        width = float(_pick(assignment, "width", self.widths))
-        header = f"r{resolution}_w{width!r}"
-        if self.in_channels != 3:
-            header += f"_i{self.in_channels}"
-        if self.num_classes != 1000:
-            header += f"_n{self.num_classes}"
-        return parse_arch(f"{header}:{'|'.join([*self.stem, *items, self.head])}")
+    def _stem_blocks(self) -> tuple[Block, ...]:
+        return tuple(decode_block(item, f"stem[{i}]") for i, item in enumerate(self.stem))
+
+    def _head_block(self) -> Head:
+        head = decode_block(self.head, "head")
+        if not isinstance(head, Head):
+            raise SearchSpaceError(f"head {self.head!r} must be a head item ('head...')")
+        return head
+
+    def _arch(self, assignment: Mapping[str, Choice], body: list[Block]) -> Arch:
+        return Arch(
+            resolution=_pick(assignment, "resolution", self.resolutions),
+            width=float(_pick(assignment, "width", self.widths)),
+            layers=(*self._stem_blocks(), *body),
+            head=self._head_block(),
+            in_channels=self.in_channels,
+            num_classes=self.num_classes,
+        )
 
     def _global_assignment(self, arch: Arch) -> dict[str, Choice]:
         if arch.resolution not in self.resolutions or arch.width not in self.widths:
@@ -181,23 +192,36 @@ class _SpaceBase:
             assignment["width"] = arch.width
         return assignment
 
-    def _body_items(self, arch: Arch, count: int) -> list[str]:
-        items = [encode_block(b) for b in arch.layers]
-        stem = [encode_block(decode_block(s, "stem")) for s in self.stem]
+    def _body(self, arch: Arch, count: int) -> tuple[Block, ...]:
+        """The searched layers of ``arch``, once its fixed stem and head are checked."""
+        stem = self._stem_blocks()
         if (
-            items[: len(stem)] != stem
-            or len(items) != len(stem) + count
-            or encode_block(arch.head) != encode_block(decode_block(self.head, "head"))
+            arch.layers[: len(stem)] != stem
+            or len(arch.layers) != len(stem) + count
+            or arch.head != self._head_block()
         ):
             raise SearchSpaceError(f"the stem, head or depth differ from space {self.name!r}")
-        return items[len(stem) :]
+        return arch.layers[len(stem) :]
 
     def sample(self, rng: random.Random) -> dict[str, Choice]:
         """A uniformly random assignment of every dimension."""
         return {name: rng.choice(choices) for name, choices in self.dimensions().items()}
 
+    @abstractmethod
     def dimensions(self) -> dict[str, list[Choice]]:
-        raise NotImplementedError
+        """Dimension name -> its choices (dimensions with a single choice are left out)."""
+
+    @abstractmethod
+    def decode(self, assignment: Mapping[str, Choice]) -> Arch:
+        """The architecture one assignment of every dimension stands for."""
+
+    @abstractmethod
+    def size(self) -> int:
+        """How many distinct architectures the space holds."""
+
+    @abstractmethod
+    def assignment_for(self, arch: Arch) -> dict[str, Choice]:
+        """The assignment decoding to ``arch``; ``SearchSpaceError`` if it is not a member."""
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, **asdict(self)}
@@ -224,7 +248,7 @@ class FactorizedSpace(_SpaceBase):
         return dims
 
     def decode(self, assignment: Mapping[str, Choice]) -> Arch:
-        items = [
+        body = [
             stage.item(
                 *(
                     _pick(assignment, f"s{i}_{axis}", choices)
@@ -234,21 +258,22 @@ class FactorizedSpace(_SpaceBase):
             )
             for i, stage in enumerate(self.stages)
         ]
-        return self._arch(assignment, items)
+        return self._arch(assignment, body)
 
     def size(self) -> int:
         per_stage = [len(stage.items(self.act)) for stage in self.stages]
         return math.prod(per_stage) * len(set(self.resolutions)) * len(set(self.widths))
 
     def assignment_for(self, arch: Arch) -> dict[str, Choice]:
-        """The assignment decoding to ``arch``; ``SearchSpaceError`` if it is not a member."""
         assignment = self._global_assignment(arch)
-        for i, (stage, item) in enumerate(
-            zip(self.stages, self._body_items(arch, len(self.stages)), strict=True)
+        for i, (stage, layer) in enumerate(
+            zip(self.stages, self._body(arch, len(self.stages)), strict=True)
         ):
-            choice = stage.items(self.act).get(item)
+            choice = stage.items(self.act).get(layer)
             if choice is None:
-                raise SearchSpaceError(f"stage {i} ({item}) is not in space {self.name!r}")
+                raise SearchSpaceError(
+                    f"stage {i} ({encode_block(layer)}) is not in space {self.name!r}"
+                )
             for axis, choices in stage.choice_axes().items():
                 if len(choices) > 1:
                     assignment[f"s{i}_{axis}"] = choice[axis]
@@ -263,10 +288,9 @@ class LayerwiseSpace(_SpaceBase):
     slots: tuple[tuple[int, int], ...] = field(default_factory=tuple)
     ops: tuple[str, ...] = field(default_factory=tuple)
 
-    def _item(self, op: str, slot: tuple[int, int]) -> str:
+    def _layer(self, op: str, slot: tuple[int, int]) -> Block:
         channels, stride = slot
-        act = "" if self.act == "relu" else f"_{self.act}"
-        return encode_block(decode_block(f"{op}_c{channels}_s{stride}{act}", "op"))
+        return decode_block(f"{op}_c{channels}_s{stride}_{self.act}", "op")
 
     def dimensions(self) -> dict[str, list[Choice]]:
         dims = self._global_dimensions()
@@ -275,27 +299,30 @@ class LayerwiseSpace(_SpaceBase):
         return dims
 
     def decode(self, assignment: Mapping[str, Choice]) -> Arch:
-        items = [
-            self._item(_pick(assignment, f"l{i}_op", self.ops), slot)
+        body = [
+            self._layer(_pick(assignment, f"l{i}_op", self.ops), slot)
             for i, slot in enumerate(self.slots)
         ]
-        return self._arch(assignment, items)
+        return self._arch(assignment, body)
 
-    def _slot_items(self, slot: tuple[int, int]) -> dict[str, str]:
-        return {self._item(op, slot): op for op in reversed(self.ops)}
+    def _slot_layers(self, slot: tuple[int, int]) -> dict[Block, str]:
+        """Distinct layers of one slot -> the first op giving each."""
+        return {self._layer(op, slot): op for op in reversed(self.ops)}
 
     def size(self) -> int:
-        per_slot = [len(self._slot_items(slot)) for slot in self.slots]
+        per_slot = [len(self._slot_layers(slot)) for slot in self.slots]
         return math.prod(per_slot) * len(set(self.resolutions)) * len(set(self.widths))
 
     def assignment_for(self, arch: Arch) -> dict[str, Choice]:
         assignment = self._global_assignment(arch)
-        for i, (slot, item) in enumerate(
-            zip(self.slots, self._body_items(arch, len(self.slots)), strict=True)
+        for i, (slot, layer) in enumerate(
+            zip(self.slots, self._body(arch, len(self.slots)), strict=True)
         ):
-            op = self._slot_items(slot).get(item)
+            op = self._slot_layers(slot).get(layer)
             if op is None:
-                raise SearchSpaceError(f"layer {i} ({item}) is not in space {self.name!r}")
+                raise SearchSpaceError(
+                    f"layer {i} ({encode_block(layer)}) is not in space {self.name!r}"
+                )
             if len(self.ops) > 1:
                 assignment[f"l{i}_op"] = op
         return assignment

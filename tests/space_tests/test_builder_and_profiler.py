@@ -55,6 +55,17 @@ def test_profiler_counts_conv_macs_by_hand() -> None:
     assert profile.params == 9 * 3 * 8 + 2 * 8 + 8 * 10 + 10
 
 
+def test_peak_activation_memory_by_hand() -> None:
+    # conv 3x8x8 -> 8x8x8; inverted residual at 8x8: 8 -> 16 (expand) -> 16 (dw) -> 8 with the
+    # block input held for the skip: the dw step holds 16*64 + 16*64 + 8*64 floats.
+    profile = profile_arch(parse_arch("r8_w1.0_n10:conv_k3_c8|ir_e2_k3_c8|head"))
+    conv, inverted, head = profile.layers
+    assert conv.peak_activation_bytes == 4 * (3 * 64 + 8 * 64)
+    assert inverted.peak_activation_bytes == 4 * (16 * 64 + 16 * 64 + 8 * 64)
+    assert head.peak_activation_bytes == 4 * (8 * 64 + 10)
+    assert profile.peak_activation_bytes == inverted.peak_activation_bytes
+
+
 def test_same_seed_same_weights_other_seed_other_weights() -> None:
     arch = parse_arch("r32_w1.0_n10:conv_k3_c16_s2|ir_e6_k3_c24_s2_se0.25|sh2_k3_c32|head_c64")
     a, b, c = build_model(arch, seed=3), build_model(arch, seed=3), build_model(arch, seed=4)
