@@ -257,7 +257,7 @@ class Head(Block):
             raise self.error("nobias", True, "the conv classifier always has a bias")
 
 
-LAYER_KINDS: dict[str, type[Block]] = {
+ALL_KINDS: dict[str, type[Block]] = {
     cls.kind: cls
     for cls in (
         Conv,
@@ -268,6 +268,6 @@ LAYER_KINDS: dict[str, type[Block]] = {
         Fire,
         Skip,
         MaxPool,
+        Head,
     )
 }
-ALL_KINDS: dict[str, type[Block]] = {**LAYER_KINDS, Head.kind: Head}
