@@ -1,7 +1,9 @@
-"""Times an ONNX model with ONNX Runtime: warm-up, then repeated single-batch runs.
+"""Times an ONNX model with ONNX Runtime, the way a benchmarking engineer would.
 
-Agent side: imports neither torch nor anything of the server, so a phone host or a Jetson
-needs only ``pip install edgenas[agent]``.
+Warm-up by count and by time, then rounds of timed single-batch runs. The reported median is
+the median of the round medians, the spread their range; when the coefficient of variation of
+all runs exceeds a threshold the whole measurement is repeated and the steadiest one kept.
+Agent side: imports neither torch nor anything of the server.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import onnxruntime as ort
 
-MAX_RUNS = 10_000
+from latency.protocol import MAX_RUNS, MeasurementResult, MeasurementSettings
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,26 @@ def random_input(session: ort.InferenceSession, seed: int = 0) -> dict[str, np.n
     }
 
 
+def _timed_runs(session: ort.InferenceSession, feed: dict[str, np.ndarray], runs: int) -> list:
+    samples = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        session.run(None, feed)
+        samples.append((time.perf_counter() - start) * 1000)
+    return samples
+
+
+def warm_up(
+    session: ort.InferenceSession, feed: dict[str, np.ndarray], runs: int, seconds: float
+) -> None:
+    """At least ``runs`` untimed runs, continued until ``seconds`` have passed."""
+    start = time.perf_counter()
+    done = 0
+    while done < runs or time.perf_counter() - start < seconds:
+        session.run(None, feed)
+        done += 1
+
+
 def time_session(
     session: ort.InferenceSession, *, runs: int = 50, warmup: int = 10, seed: int = 0
 ) -> Timing:
@@ -65,16 +87,53 @@ def time_session(
     if warmup < 0:
         raise ValueError(f"warmup={warmup}: must not be negative")
     feed = random_input(session, seed)
-    for _ in range(warmup):
-        session.run(None, feed)
-    samples = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        session.run(None, feed)
-        samples.append((time.perf_counter() - start) * 1000)
-    return Timing.from_samples(samples)
+    warm_up(session, feed, warmup, 0.0)
+    return Timing.from_samples(_timed_runs(session, feed, runs))
 
 
 def time_onnx(model: bytes, *, threads: int = 1, runs: int = 50, warmup: int = 10) -> Timing:
     """Latency of one ONNX model on this machine's CPU."""
     return time_session(make_session(model, threads), runs=runs, warmup=warmup)
+
+
+def _one_measurement(
+    session: ort.InferenceSession, feed: dict[str, np.ndarray], settings: MeasurementSettings
+) -> tuple[list[float], list[float]]:
+    warm_up(session, feed, settings.warmup_runs, settings.warmup_seconds)
+    samples: list[float] = []
+    round_medians: list[float] = []
+    for _ in range(settings.rounds):
+        batch = _timed_runs(session, feed, settings.runs)
+        round_medians.append(statistics.median(batch))
+        samples += batch
+    return samples, round_medians
+
+
+def measure(
+    model: bytes, settings: MeasurementSettings, provider: str = "CPUExecutionProvider"
+) -> MeasurementResult:
+    """The full protocol on one model: warm-up, rounds, re-measure while too noisy."""
+    session = make_session(model, settings.threads, [provider])
+    feed = random_input(session)
+    best: tuple[Timing, list[float]] | None = None
+    remeasures = 0
+    for attempt in range(settings.max_remeasures + 1):
+        samples, round_medians = _one_measurement(session, feed, settings)
+        timing = Timing.from_samples(samples)
+        if best is None or timing.cv < best[0].cv:
+            best = (timing, round_medians)
+        remeasures = attempt
+        if timing.cv <= settings.cv_threshold:
+            break
+    timing, round_medians = best
+    return MeasurementResult(
+        median_ms=statistics.median(round_medians),
+        p90_ms=timing.p90_ms,
+        cv=timing.cv,
+        runs=timing.runs,
+        rounds=len(round_medians),
+        spread_ms=max(round_medians) - min(round_medians),
+        remeasures=remeasures,
+        threads=settings.threads,
+        provider=provider,
+    )

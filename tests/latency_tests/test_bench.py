@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from latency.bench import Timing, time_onnx
+from latency.bench import Timing, measure, time_onnx
+from latency.protocol import MeasurementSettings
 from space.export import export_onnx_bytes
 from space.references import reference_arch
 
@@ -29,3 +30,35 @@ def test_bad_run_counts_are_refused(runs: int, warmup: int) -> None:
     model = export_onnx_bytes(reference_arch("squeezenet1_1"))
     with pytest.raises(ValueError, match=r"runs|warmup"):
         time_onnx(model, runs=runs, warmup=warmup)
+
+
+def test_measurement_protocol_runs_rounds_and_reports_spread() -> None:
+    model = export_onnx_bytes(reference_arch("shufflenet_v2_x0_5"))
+    settings = MeasurementSettings(runs=8, rounds=3, warmup_runs=2, warmup_seconds=0.0)
+    result = measure(model, settings)
+    assert (result.runs, result.rounds, result.threads) == (24, 3, 1)
+    assert result.provider == "CPUExecutionProvider"
+    assert 0 < result.median_ms <= result.p90_ms
+    assert result.spread_ms >= 0 and result.remeasures == 0
+
+
+def test_noisy_measurements_are_repeated_up_to_the_limit() -> None:
+    model = export_onnx_bytes(reference_arch("squeezenet1_1"))
+    settings = MeasurementSettings(
+        runs=3, rounds=1, warmup_runs=0, warmup_seconds=0.0, cv_threshold=1e-9, max_remeasures=2
+    )
+    assert measure(model, settings).remeasures == 2
+
+
+def test_a_broken_model_raises_instead_of_hanging() -> None:
+    with pytest.raises(Exception, match=r"(?i)protobuf|invalid|load"):
+        measure(b"not an onnx model", MeasurementSettings())
+
+
+def test_settings_key_is_canonical_and_settings_are_bounded() -> None:
+    assert MeasurementSettings(threads=2).key() == MeasurementSettings(threads=2).key()
+    assert MeasurementSettings(threads=2).key() != MeasurementSettings().key()
+    with pytest.raises(ValueError, match="runs"):
+        MeasurementSettings(runs=0)
+    with pytest.raises(ValueError, match="extra"):
+        MeasurementSettings(colour="red")
