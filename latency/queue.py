@@ -1,0 +1,220 @@
+"""The measurement queue: request, lease, complete, fail, expire; and the latency cache.
+
+A request for a (device, architecture, settings) that was already measured is a cache hit; one
+that is already queued shares the open task (a partial unique index makes that hold under
+concurrency). Leasing is a guarded UPDATE (``state = 'pending'`` in the WHERE clause), atomic on
+SQLite and PostgreSQL alike; PostgreSQL also skips rows other transactions hold.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from datetime import timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from latency.errors import ConflictError, NotFoundError
+from latency.protocol import MeasurementResult, MeasurementSettings
+from latency.tables import (
+    Device,
+    LatencyRecord,
+    MeasurementTask,
+    OnnxModel,
+    TaskState,
+    utcnow,
+)
+from space import Arch
+
+OPEN_STATES = (TaskState.PENDING, TaskState.LEASED)
+MAX_ERROR_CHARS = 4000
+LEASE_RACE_RETRIES = 5
+
+Exporter = Callable[[Arch], bytes]
+
+
+def model_key(arch: Arch, input_shape: tuple[int, ...]) -> str:
+    """Cache key of an exported model: architecture hash and input shape."""
+    return hashlib.sha256(f"{arch.hash}:{list(input_shape)}".encode()).hexdigest()[:32]
+
+
+def cached_record(
+    session: Session, device: Device, arch_hash: str, settings: MeasurementSettings
+) -> LatencyRecord | None:
+    """The newest measurement of this architecture on this device with these settings."""
+    return session.scalar(
+        select(LatencyRecord)
+        .where(
+            LatencyRecord.device_id == device.id,
+            LatencyRecord.arch_hash == arch_hash,
+            LatencyRecord.settings_key == settings.key(),
+        )
+        .order_by(LatencyRecord.id.desc())
+        .limit(1)
+    )
+
+
+def _open_task(
+    session: Session, device: Device, arch_hash: str, settings: MeasurementSettings
+) -> MeasurementTask | None:
+    return session.scalar(
+        select(MeasurementTask).where(
+            MeasurementTask.device_id == device.id,
+            MeasurementTask.arch_hash == arch_hash,
+            MeasurementTask.settings_key == settings.key(),
+            MeasurementTask.state.in_(OPEN_STATES),
+        )
+    )
+
+
+def _ensure_model(session: Session, arch: Arch, key: str, export: Exporter) -> None:
+    if session.get(OnnxModel, key) is None:
+        with session.begin_nested():
+            session.add(OnnxModel(key=key, arch=str(arch), data=export(arch)))
+
+
+def request_measurement(
+    session: Session,
+    device: Device,
+    arch: Arch,
+    settings: MeasurementSettings,
+    *,
+    export: Exporter,
+    max_attempts: int = 3,
+) -> LatencyRecord | MeasurementTask:
+    """A cached record, the open task for the same request, or a new pending task."""
+    record = cached_record(session, device, arch.hash, settings)
+    if record is not None:
+        return record
+    task = _open_task(session, device, arch.hash, settings)
+    if task is not None:
+        return task
+    shape = [1, arch.in_channels, arch.resolution, arch.resolution]
+    key = model_key(arch, tuple(shape))
+    _ensure_model(session, arch, key, export)
+    task = MeasurementTask(
+        device_id=device.id,
+        arch=str(arch),
+        arch_hash=arch.hash,
+        model_key=key,
+        input_shape=shape,
+        settings=settings.model_dump(),
+        settings_key=settings.key(),
+        max_attempts=max_attempts,
+    )
+    try:
+        with session.begin_nested():
+            session.add(task)
+    except IntegrityError:  # another request created the same task first
+        existing = _open_task(session, device, arch.hash, settings)
+        if existing is None:
+            raise
+        return existing
+    return task
+
+
+def expire_leases(session: Session) -> int:
+    """Return tasks whose lease ran out to the queue, or fail them after their last attempt."""
+    now = utcnow()
+    expired = list(
+        session.scalars(
+            select(MeasurementTask).where(
+                MeasurementTask.state == TaskState.LEASED, MeasurementTask.lease_expires_at < now
+            )
+        )
+    )
+    for task in expired:
+        if task.attempts >= task.max_attempts:
+            task.state = TaskState.FAILED
+            task.error = f"lease expired on each of {task.attempts} attempts"
+        else:
+            task.state = TaskState.PENDING
+        task.lease_owner = None
+        task.lease_expires_at = None
+    return len(expired)
+
+
+def lease_next(
+    session: Session, device: Device, owner: str, lease: timedelta
+) -> MeasurementTask | None:
+    """Lease the oldest pending task of ``device`` to ``owner``, or ``None`` if there is none."""
+    expire_leases(session)
+    for _ in range(LEASE_RACE_RETRIES):
+        candidate = session.scalar(
+            select(MeasurementTask.id)
+            .where(
+                MeasurementTask.device_id == device.id, MeasurementTask.state == TaskState.PENDING
+            )
+            .order_by(MeasurementTask.id)
+            .limit(1)
+            .with_for_update(skip_locked=True)
+        )
+        if candidate is None:
+            return None
+        claimed = session.execute(
+            update(MeasurementTask)
+            .where(MeasurementTask.id == candidate, MeasurementTask.state == TaskState.PENDING)
+            .values(
+                state=TaskState.LEASED,
+                lease_owner=owner,
+                lease_expires_at=utcnow() + lease,
+                attempts=MeasurementTask.attempts + 1,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        if claimed.rowcount == 1:
+            task = session.get(MeasurementTask, candidate)
+            session.refresh(task)
+            return task
+    return None
+
+
+def own_task(session: Session, device: Device, task_id: int) -> MeasurementTask:
+    """A task of ``device``; another device's task is reported as missing, not forbidden."""
+    task = session.get(MeasurementTask, task_id)
+    if task is None or task.device_id != device.id:
+        raise NotFoundError(f"no task {task_id} for this device")
+    return task
+
+
+def _leased_task(session: Session, device: Device, task_id: int, owner: str) -> MeasurementTask:
+    task = own_task(session, device, task_id)
+    if task.state != TaskState.LEASED or task.lease_owner != owner:
+        raise ConflictError(f"task {task_id} is {task.state}, not leased to {owner!r}")
+    return task
+
+
+def complete_task(
+    session: Session, device: Device, task_id: int, owner: str, result: MeasurementResult
+) -> LatencyRecord:
+    """Store the measurement and close the task."""
+    task = _leased_task(session, device, task_id, owner)
+    record = LatencyRecord(
+        device_id=device.id,
+        arch=task.arch,
+        arch_hash=task.arch_hash,
+        settings_key=task.settings_key,
+        device_facts=dict(device.facts),
+        **result.model_dump(),
+    )
+    session.add(record)
+    session.flush()
+    task.state, task.record_id = TaskState.DONE, record.id
+    task.lease_owner = task.lease_expires_at = None
+    return record
+
+
+def fail_task(session: Session, device: Device, task_id: int, owner: str, error: str) -> None:
+    """The agent could not measure the model: keep its error text for the user."""
+    task = _leased_task(session, device, task_id, owner)
+    task.state, task.error = TaskState.FAILED, error[:MAX_ERROR_CHARS]
+    task.lease_owner = task.lease_expires_at = None
+
+
+def task_model(session: Session, task: MeasurementTask) -> bytes:
+    model = session.get(OnnxModel, task.model_key)
+    if model is None:  # pragma: no cover - the foreign key keeps it
+        raise NotFoundError(f"model of task {task.id} is gone")
+    return model.data
