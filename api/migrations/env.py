@@ -1,0 +1,33 @@
+"""Alembic environment: every package's tables, one database URL (passed in by ``upgrade``)."""
+
+from __future__ import annotations
+
+from alembic import context
+
+from api.migrations_metadata import TARGET_METADATA
+from latency.database import create_db_engine
+
+
+def run_migrations() -> None:
+    url = context.config.get_main_option("sqlalchemy.url")
+    connection = context.config.attributes.get("connection")
+    if connection is not None:
+        _run(connection)
+        return
+    engine = create_db_engine(url)
+    with engine.connect() as fresh:
+        _run(fresh)
+    engine.dispose()
+
+
+def _run(connection) -> None:  # type: ignore[no-untyped-def]
+    context.configure(
+        connection=connection,
+        target_metadata=TARGET_METADATA,
+        render_as_batch=connection.dialect.name == "sqlite",
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+run_migrations()

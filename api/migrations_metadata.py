@@ -1,0 +1,8 @@
+"""Every package's table metadata, as Alembic and the drift test see it."""
+
+from __future__ import annotations
+
+from api.tables import ApiBase
+from latency.tables import LatencyBase
+
+TARGET_METADATA = [LatencyBase.metadata, ApiBase.metadata]
