@@ -1,0 +1,54 @@
+"""The FastAPI application factory (composition root: engine, sessions, routes)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from sqlalchemy.orm import sessionmaker
+
+from api.database import upgrade_database
+from api.errors import install_error_handlers
+from api.limits import BodySizeLimit
+from api.routes import agent, devices, latency
+from api.settings import Settings
+from api.signals import QueueSignal
+from latency.database import create_db_engine
+
+log = logging.getLogger("edgenas.server")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """A server for ``settings`` (default: read from the environment)."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_db_engine(settings.database_url)
+        upgrade_database(engine)
+        app.state.sessions = sessionmaker(engine, expire_on_commit=False)
+        app.state.signal = QueueSignal()
+        if settings.local_dev_no_auth:
+            log.warning("local development mode: /v1 routes accept requests without API keys")
+        yield
+        engine.dispose()
+
+    app = FastAPI(
+        title="EdgeNAS",
+        version="0.1.0",
+        lifespan=lifespan,
+        description="Hardware-aware neural architecture search service.",
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    for module in (devices, latency, agent):
+        app.include_router(module.router)
+
+    @app.get("/healthz", tags=["health"])
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app

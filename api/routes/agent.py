@@ -1,0 +1,71 @@
+"""Routes for device agents (device token only, and only for the device's own tasks)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from fastapi import APIRouter, Request, Response
+from sqlalchemy.orm import Session
+
+from api.deps import DeviceId, in_transaction, settings_of
+from api.schemas import Heartbeat, LeaseRequest, TaskOut, TaskReport
+from latency.devices import get_device, heartbeat
+from latency.errors import InvalidRequestError
+from latency.queue import complete_task, fail_task, lease_next, own_task, task_model
+
+router = APIRouter(prefix="/v1/agent", tags=["agent"])
+
+
+@router.post("/heartbeat", status_code=204)
+async def beat(body: Heartbeat, device_id: DeviceId, request: Request) -> Response:
+    """The agent is alive; ``facts`` (CPU, cores, OS, runtime versions) update the device."""
+    await in_transaction(request, lambda s: heartbeat(s, get_device(s, device_id), body.facts))
+    return Response(status_code=204)
+
+
+@router.post("/tasks/lease", response_model=TaskOut, responses={204: {"description": "none"}})
+async def lease(body: LeaseRequest, device_id: DeviceId, request: Request) -> TaskOut | Response:
+    """Lease this device's oldest pending task, long-polling up to ``wait_seconds``."""
+    settings = settings_of(request)
+    duration = timedelta(seconds=settings.lease_seconds)
+
+    def take(session: Session) -> TaskOut | None:
+        device = get_device(session, device_id)
+        heartbeat(session, device)
+        task = lease_next(session, device, body.agent_id, duration)
+        return None if task is None else TaskOut.model_validate(task)
+
+    async def attempt() -> TaskOut | None:
+        return await in_transaction(request, take)
+
+    wait = min(body.wait_seconds, settings.max_wait_seconds)
+    task = await request.app.state.signal.wait_for(attempt, wait)
+    return task if task is not None else Response(status_code=204)
+
+
+@router.get("/tasks/{task_id}/model", response_class=Response)
+async def model(task_id: int, device_id: DeviceId, request: Request) -> Response:
+    """The ONNX bytes of one of this device's tasks."""
+
+    def read(session: Session) -> bytes:
+        return task_model(session, own_task(session, get_device(session, device_id), task_id))
+
+    return Response(await in_transaction(request, read), media_type="application/octet-stream")
+
+
+@router.post("/tasks/{task_id}/result", status_code=204)
+async def report(task_id: int, body: TaskReport, device_id: DeviceId, request: Request) -> Response:
+    """A measurement, or the error that prevented it (the task then fails with that text)."""
+    if (body.result is None) == (body.error is None):
+        raise InvalidRequestError("send exactly one of 'result' and 'error'")
+
+    def store(session: Session) -> None:
+        device = get_device(session, device_id)
+        if body.result is not None:
+            complete_task(session, device, task_id, body.agent_id, body.result)
+        else:
+            fail_task(session, device, task_id, body.agent_id, body.error or "")
+
+    await in_transaction(request, store)
+    request.app.state.signal.notify()
+    return Response(status_code=204)

@@ -1,0 +1,46 @@
+"""Device registry routes (user API key)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request, Response
+from sqlalchemy.orm import Session
+
+from api.deps import in_transaction, require_user
+from api.schemas import DeviceCreate, DeviceCreated, DeviceOut
+from latency.devices import delete_device, get_device, is_online, list_devices, register_device
+from latency.tables import Device
+
+router = APIRouter(prefix="/v1/devices", tags=["devices"], dependencies=[Depends(require_user)])
+
+
+def device_out(device: Device) -> DeviceOut:
+    return DeviceOut.model_validate(device).model_copy(update={"online": is_online(device)})
+
+
+@router.post("", status_code=201, response_model=DeviceCreated)
+async def create(body: DeviceCreate, request: Request) -> DeviceCreated:
+    """Register a device; the response carries its token, shown only this once."""
+
+    def work(session: Session) -> DeviceCreated:
+        device, token = register_device(session, **body.model_dump())
+        session.flush()
+        return DeviceCreated(**device_out(device).model_dump(), token=token)
+
+    return await in_transaction(request, work)
+
+
+@router.get("", response_model=list[DeviceOut])
+async def index(request: Request) -> list[DeviceOut]:
+    return await in_transaction(request, lambda s: [device_out(d) for d in list_devices(s)])
+
+
+@router.get("/{device_id}", response_model=DeviceOut)
+async def show(device_id: int, request: Request) -> DeviceOut:
+    return await in_transaction(request, lambda s: device_out(get_device(s, device_id)))
+
+
+@router.delete("/{device_id}", status_code=204)
+async def remove(device_id: int, request: Request) -> Response:
+    """Delete a device: its token stops working, its tasks and records go."""
+    await in_transaction(request, lambda s: delete_device(s, device_id))
+    return Response(status_code=204)

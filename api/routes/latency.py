@@ -1,0 +1,93 @@
+"""Latency measurement requests (user API key): queue, cache hit, wait for the result."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Query, Request
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+
+from api.deps import in_transaction, require_user, settings_of
+from api.schemas import LatencyOut, LatencyRequest, RecordOut
+from latency.devices import device_by_name
+from latency.errors import NotFoundError
+from latency.queue import request_measurement
+from latency.tables import Device, LatencyRecord, MeasurementTask, TaskState
+from space.references import resolve_arch
+
+router = APIRouter(prefix="/v1/latency", tags=["latency"], dependencies=[Depends(require_user)])
+
+
+def _export(arch):  # type: ignore[no-untyped-def]
+    from space.export import export_onnx_bytes  # torch loads on the first measurement only
+
+    return export_onnx_bytes(arch)
+
+
+def task_status(session: Session, task: MeasurementTask) -> LatencyOut:
+    device = session.get(Device, task.device_id)
+    record = session.get(LatencyRecord, task.record_id) if task.record_id else None
+    return LatencyOut(
+        status=task.state,
+        arch=task.arch,
+        arch_hash=task.arch_hash,
+        device=device.name if device else "",
+        task_id=task.id,
+        error=task.error,
+        record=RecordOut.model_validate(record) if record else None,
+    )
+
+
+async def _wait_for_task(request: Request, task_id: int, wait_seconds: float) -> LatencyOut:
+    def read(session: Session) -> LatencyOut:
+        task = session.get(MeasurementTask, task_id)
+        if task is None:
+            raise NotFoundError(f"no latency task {task_id}")
+        return task_status(session, task)
+
+    async def finished() -> LatencyOut | None:
+        status = await in_transaction(request, read)
+        return status if status.status in (TaskState.DONE, TaskState.FAILED) else None
+
+    timeout = min(wait_seconds, settings_of(request).max_wait_seconds)
+    return await request.app.state.signal.wait_for(finished, timeout) or await in_transaction(
+        request, read
+    )
+
+
+@router.post("", response_model=LatencyOut)
+async def measure(body: LatencyRequest, request: Request) -> LatencyOut:
+    """Latency of an architecture on a device: a cached record, or a queued measurement
+    (optionally waited for up to ``wait_seconds``)."""
+    arch = await run_in_threadpool(resolve_arch, body.arch)
+    max_attempts = settings_of(request).max_task_attempts
+
+    def work(session: Session) -> LatencyOut:
+        device = device_by_name(session, body.device)
+        found = request_measurement(
+            session, device, arch, body.settings, export=_export, max_attempts=max_attempts
+        )
+        session.flush()
+        if isinstance(found, LatencyRecord):
+            return LatencyOut(
+                status="done",
+                arch=str(arch),
+                arch_hash=arch.hash,
+                device=device.name,
+                cached=True,
+                record=RecordOut.model_validate(found),
+            )
+        return task_status(session, found)
+
+    status = await in_transaction(request, work)
+    request.app.state.signal.notify()
+    if status.task_id is None or body.wait_seconds == 0:
+        return status
+    return await _wait_for_task(request, status.task_id, body.wait_seconds)
+
+
+@router.get("/{task_id}", response_model=LatencyOut)
+async def show(
+    task_id: int, request: Request, wait_seconds: float = Query(0, ge=0, le=300)
+) -> LatencyOut:
+    """State of a measurement; waits up to ``wait_seconds`` for it to finish."""
+    return await _wait_for_task(request, task_id, wait_seconds)

@@ -1,0 +1,128 @@
+"""Request and response bodies of the REST API (pydantic at the edge)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from latency.protocol import MeasurementResult, MeasurementSettings
+
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+MAX_FACTS = 50
+
+
+class DeviceCreate(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "pixel-7",
+                    "kind": "android",
+                    "runtime": "onnxruntime",
+                    "provider": "CPUExecutionProvider",
+                }
+            ]
+        },
+    )
+
+    name: str = Field(pattern=NAME_PATTERN, description="unique; letters, digits, _ . -")
+    kind: Literal["cpu", "jetson", "android", "ios", "other"] = "cpu"
+    runtime: Literal["onnxruntime", "adb"] = "onnxruntime"
+    provider: str = Field("CPUExecutionProvider", max_length=64)
+    facts: dict[str, Any] = Field(default_factory=dict, max_length=MAX_FACTS)
+
+
+class DeviceOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    name: str
+    kind: str
+    runtime: str
+    provider: str
+    facts: dict[str, Any]
+    created_at: datetime
+    last_seen_at: datetime | None
+    online: bool = False
+
+
+class DeviceCreated(DeviceOut):
+    token: str = Field(description="the device token, shown this once")
+
+
+class LatencyRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"arch": "mobilenet_v2@0.5", "device": "pixel-7", "wait_seconds": 20}]
+        },
+    )
+
+    arch: str = Field(max_length=8192, description="architecture string or reference name")
+    device: str = Field(pattern=NAME_PATTERN)
+    settings: MeasurementSettings = Field(default_factory=MeasurementSettings)
+    wait_seconds: float = Field(0, ge=0, le=300, description="wait this long for the result")
+
+
+class RecordOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    median_ms: float
+    p90_ms: float
+    cv: float
+    runs: int
+    rounds: int
+    spread_ms: float
+    remeasures: int
+    threads: int
+    provider: str
+    device_facts: dict[str, Any]
+    measured_at: datetime
+
+
+class LatencyOut(BaseModel):
+    status: Literal["pending", "leased", "done", "failed"]
+    arch: str
+    arch_hash: str
+    device: str
+    task_id: int | None = None
+    cached: bool = False
+    record: RecordOut | None = None
+    error: str | None = None
+
+
+class Heartbeat(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    facts: dict[str, Any] = Field(default_factory=dict, max_length=MAX_FACTS)
+
+
+class LeaseRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    agent_id: str = Field(pattern=NAME_PATTERN)
+    wait_seconds: float = Field(0, ge=0, le=300)
+
+
+class TaskOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    arch: str
+    arch_hash: str
+    input_shape: list[int]
+    settings: MeasurementSettings
+    attempts: int
+
+
+class TaskReport(BaseModel):
+    """Either a result or the error that prevented one."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    agent_id: str = Field(pattern=NAME_PATTERN)
+    result: MeasurementResult | None = None
+    error: str | None = Field(None, max_length=20_000)

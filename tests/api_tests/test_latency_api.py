@@ -1,0 +1,191 @@
+"""The job server's device and latency routes over real HTTP, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import onnxruntime as ort
+import pytest
+
+from api.settings import Settings
+from tests.databases import BACKENDS, database_url
+from tests.server import make_api_key, running_server
+
+ARCH = "r32_w1.0_n10:conv_k3_c16_s2|ir_e3_k3_c24_s2|head"
+RESULT = {
+    "median_ms": 1.5,
+    "p90_ms": 1.7,
+    "cv": 0.05,
+    "runs": 5,
+    "rounds": 1,
+    "spread_ms": 0.0,
+    "threads": 1,
+    "provider": "CPUExecutionProvider",
+}
+
+
+@dataclass
+class Server:
+    url: str
+    user: httpx.Client
+
+    def device_client(self, token: str) -> httpx.Client:
+        return httpx.Client(
+            base_url=self.url, headers={"Authorization": f"Bearer {token}"}, timeout=60
+        )
+
+    def register(self, name: str) -> tuple[int, httpx.Client]:
+        response = self.user.post("/v1/devices", json={"name": name, "kind": "cpu"})
+        assert response.status_code == 201, response.text
+        return response.json()["id"], self.device_client(response.json()["token"])
+
+
+@pytest.fixture(params=BACKENDS)
+def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Server]:
+    with database_url(request.param, tmp_path) as url:
+        key = make_api_key(url)
+        settings = Settings(database_url=url, lease_seconds=60, max_body_bytes=64 * 1024)
+        with (
+            running_server(settings) as base,
+            httpx.Client(
+                base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=60
+            ) as user,
+        ):
+            yield Server(base, user)
+
+
+def test_measure_lease_report_then_cache_hit(server: Server) -> None:
+    _, agent = server.register("cpu-1")
+    queued = server.user.post("/v1/latency", json={"arch": ARCH, "device": "cpu-1"})
+    assert queued.status_code == 200, queued.text
+    assert queued.json()["status"] == "pending"
+    task_id = queued.json()["task_id"]
+    lease = agent.post("/v1/agent/tasks/lease", json={"agent_id": "a1", "wait_seconds": 5})
+    assert lease.status_code == 200 and lease.json()["id"] == task_id
+    assert lease.json()["input_shape"] == [1, 3, 32, 32]
+    model = agent.get(f"/v1/agent/tasks/{task_id}/model")
+    session = ort.InferenceSession(model.content, providers=["CPUExecutionProvider"])
+    assert session.get_inputs()[0].shape == [1, 3, 32, 32]
+    reported = agent.post(
+        f"/v1/agent/tasks/{task_id}/result", json={"agent_id": "a1", "result": RESULT}
+    )
+    assert reported.status_code == 204, reported.text
+    done = server.user.get(f"/v1/latency/{task_id}").json()
+    assert done["status"] == "done" and done["record"]["median_ms"] == 1.5
+    again = server.user.post("/v1/latency", json={"arch": ARCH, "device": "cpu-1"}).json()
+    assert again["cached"] is True and again["record"]["median_ms"] == 1.5
+    devices = server.user.get("/v1/devices").json()
+    assert devices[0]["name"] == "cpu-1" and devices[0]["online"] is True
+
+
+def test_agent_failure_is_reported_with_its_text(server: Server) -> None:
+    _, agent = server.register("cpu-1")
+    task_id = server.user.post("/v1/latency", json={"arch": ARCH, "device": "cpu-1"}).json()[
+        "task_id"
+    ]
+    agent.post("/v1/agent/tasks/lease", json={"agent_id": "a1"})
+    agent.post(
+        f"/v1/agent/tasks/{task_id}/result",
+        json={"agent_id": "a1", "error": "Fail: model does not load"},
+    )
+    failed = server.user.get(f"/v1/latency/{task_id}").json()
+    assert failed["status"] == "failed" and "does not load" in failed["error"]
+
+
+def test_tokens_are_scoped(server: Server) -> None:
+    _, agent = server.register("cpu-1")
+    _, other = server.register("cpu-2")
+    task_id = server.user.post("/v1/latency", json={"arch": ARCH, "device": "cpu-1"}).json()[
+        "task_id"
+    ]
+    assert other.post("/v1/agent/tasks/lease", json={"agent_id": "x"}).status_code == 204
+    assert other.get(f"/v1/agent/tasks/{task_id}/model").status_code == 404
+    assert server.user.post("/v1/agent/tasks/lease", json={"agent_id": "x"}).status_code == 403
+    assert agent.get("/v1/devices").status_code == 401
+    anonymous = httpx.get(f"{server.url}/v1/devices")
+    assert anonymous.status_code == 401
+    assert anonymous.json()["error"]["code"] == "unauthorized"
+
+
+def test_bad_input_gets_clear_4xx(server: Server) -> None:
+    server.register("cpu-1")
+    bad_arch = server.user.post(
+        "/v1/latency", json={"arch": "r32_w1.0:conv_k4_c8|head", "device": "cpu-1"}
+    )
+    assert bad_arch.status_code == 422
+    assert bad_arch.json()["error"]["details"]["field"] == "layers[0].k"
+    unknown = server.user.post("/v1/latency", json={"arch": ARCH, "device": "nope"})
+    assert unknown.status_code == 404 and "nope" in unknown.json()["error"]["message"]
+    invalid = server.user.post("/v1/devices", json={"name": "bad name!", "kind": "cpu"})
+    assert invalid.status_code == 422 and invalid.json()["error"]["message"].startswith("body.name")
+    taken = server.user.post("/v1/devices", json={"name": "cpu-1"})
+    assert taken.status_code == 409
+    huge = server.user.post(
+        "/v1/devices",
+        content=b"{" + b" " * 100_000 + b"}",
+        headers={"content-type": "application/json"},
+    )
+    assert huge.status_code == 413
+    assert server.user.get("/v1/devices/999").status_code == 404
+    assert httpx.get(f"{server.url}/healthz").json() == {"status": "ok"}
+
+
+def test_oversized_result_payload_is_refused(server: Server) -> None:
+    _, agent = server.register("cpu-1")
+    task_id = server.user.post("/v1/latency", json={"arch": ARCH, "device": "cpu-1"}).json()[
+        "task_id"
+    ]
+    agent.post("/v1/agent/tasks/lease", json={"agent_id": "a1"})
+    huge = agent.post(
+        f"/v1/agent/tasks/{task_id}/result", json={"agent_id": "a1", "error": "x" * 200_000}
+    )
+    assert huge.status_code == 413
+    assert server.user.get(f"/v1/latency/{task_id}").json()["status"] == "leased"
+
+
+def test_long_poll_lease_wakes_when_work_arrives(server: Server) -> None:
+    import threading
+
+    _, agent = server.register("cpu-1")
+    leased: list[httpx.Response] = []
+    waiter = threading.Thread(
+        target=lambda: leased.append(
+            agent.post("/v1/agent/tasks/lease", json={"agent_id": "a1", "wait_seconds": 20})
+        )
+    )
+    waiter.start()
+    queued = server.user.post("/v1/latency", json={"arch": ARCH, "device": "cpu-1"}).json()
+    waiter.join(timeout=30)
+    assert leased[0].status_code == 200 and leased[0].json()["id"] == queued["task_id"]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_expired_lease_goes_to_another_agent(backend: str, tmp_path: Path) -> None:
+    with database_url(backend, tmp_path) as url:
+        key = make_api_key(url)
+        settings = Settings(database_url=url, lease_seconds=0.5)
+        with (
+            running_server(settings) as base,
+            httpx.Client(
+                base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=60
+            ) as user,
+        ):
+            server = Server(base, user)
+            _, agent = server.register("cpu-1")
+            task_id = user.post("/v1/latency", json={"arch": ARCH, "device": "cpu-1"}).json()[
+                "task_id"
+            ]
+            first = agent.post("/v1/agent/tasks/lease", json={"agent_id": "vanished"})
+            assert first.json()["attempts"] == 1
+            second = agent.post(
+                "/v1/agent/tasks/lease", json={"agent_id": "second", "wait_seconds": 20}
+            )
+            assert second.status_code == 200
+            assert second.json()["id"] == task_id and second.json()["attempts"] == 2
+            late = agent.post(
+                f"/v1/agent/tasks/{task_id}/result", json={"agent_id": "vanished", "result": RESULT}
+            )
+            assert late.status_code == 409

@@ -1,0 +1,52 @@
+"""A real EdgeNAS server on a free loopback port, in a thread, for tests over real HTTP.
+
+The listening socket is bound and listening before the server thread starts, so clients may
+connect at once: the kernel queues them until uvicorn accepts (no polling for readiness).
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import uvicorn
+from sqlalchemy.orm import sessionmaker
+
+from api.app import create_app
+from api.database import upgrade_database
+from api.keys import create_api_key
+from api.settings import Settings
+from latency.database import create_db_engine
+
+
+def make_api_key(database_url: str, name: str = "tests") -> str:
+    """Create a user API key directly in the database (what ``edgenas keys create`` does)."""
+    engine = create_db_engine(database_url)
+    try:
+        upgrade_database(engine)
+        with sessionmaker(engine).begin() as session:
+            return create_api_key(session, name)
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def running_server(settings: Settings) -> Iterator[str]:
+    """Serve ``settings`` and yield the base URL; stops the server on exit."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(128)
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(create_app(settings), log_level="warning", lifespan="on")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+        sock.close()
