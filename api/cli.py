@@ -1,13 +1,24 @@
-"""The ``edgenas`` command line (composition root: it may import every package)."""
+"""The ``edgenas`` command line (composition root: it may import every package).
+
+Heavy imports (torch, FastAPI, SQLAlchemy) happen inside the commands that need them, so a
+device with only ``edgenas[agent]`` installed can run ``edgenas agent``.
+"""
 
 from __future__ import annotations
 
 import typer
 
+from api.agent_commands import agent
+from api.latency_commands import app as latency_app
+from api.server_commands import keys_app, serve
 from api.space_commands import app as space_app
 
 app = typer.Typer(help="EdgeNAS: hardware-aware neural architecture search.", no_args_is_help=True)
 app.add_typer(space_app, name="space")
+app.add_typer(latency_app, name="latency")
+app.add_typer(keys_app, name="keys")
+app.command()(serve)
+app.command()(agent)
 
 
 def main() -> None:

@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from api.client_options import fail
 from space import Arch, SpaceError
 from space.profiler import Profile, profile_arch
 from space.references import resolve_arch
@@ -27,11 +28,6 @@ def _console() -> Console:
 MAX_SAMPLES = 10_000
 
 
-def _fail(message: str) -> typer.Exit:
-    Console(stderr=True).print(f"[red]error:[/red] {message}", highlight=False)
-    return typer.Exit(code=2)
-
-
 def _load(name_or_string: str, resolution: int | None, classes: int | None) -> Arch:
     """An architecture by name or string, optionally at another resolution or class count."""
     try:
@@ -44,7 +40,7 @@ def _load(name_or_string: str, resolution: int | None, classes: int | None) -> A
             )
         return arch
     except SpaceError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
 
 
 def _layer_table(profile: Profile) -> Table:
@@ -97,11 +93,11 @@ def sample(
     from space.presets import search_space
 
     if not 1 <= n <= MAX_SAMPLES:
-        raise _fail(f"-n {n}: must be between 1 and {MAX_SAMPLES}")
+        raise fail(f"-n {n}: must be between 1 and {MAX_SAMPLES}")
     try:
         space = search_space(space_name)
     except SpaceError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     rng = random.Random(seed)
     for _ in range(n):
         typer.echo(str(space.decode(space.sample(rng))))
@@ -120,7 +116,7 @@ def export(
 
     arch = _load(name_or_string, resolution, classes)
     if output.parent and not output.parent.exists():
-        raise _fail(f"directory {output.parent} does not exist")
+        raise fail(f"directory {output.parent} does not exist")
     export_onnx(arch, output, seed=seed)
     typer.echo(f"wrote {output} ({output.stat().st_size:,} bytes) for {arch.hash}")
 
@@ -134,7 +130,7 @@ def tour(
     from api.tour import reference_tour
 
     if not 1 <= runs <= 1000:
-        raise _fail(f"--runs {runs}: must be between 1 and 1000")
+        raise fail(f"--runs {runs}: must be between 1 and 1000")
     table = Table(
         title=f"Reference networks (latency: ONNX Runtime, {threads} thread"
         f"{'s' if threads > 1 else ''}, batch 1)"

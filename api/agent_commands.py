@@ -1,0 +1,96 @@
+"""``edgenas agent``: run a device agent (needs only the ``agent`` extra)."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from pathlib import Path
+from typing import Annotated
+
+import httpx
+import typer
+
+from api.client_options import DEFAULT_SERVER, ApiKey, error_message, fail, headers
+from latency.agent_config import DEFAULT_PATH, AgentConfig, load_config, save_config
+
+
+def _register(
+    server: str, name: str, api_key: str | None, backend: str, provider: str, config_path: Path
+) -> AgentConfig:
+    response = httpx.post(
+        f"{server}/v1/devices",
+        headers=headers(api_key),
+        timeout=30,
+        json={
+            "name": name,
+            "kind": "android" if backend == "adb" else "cpu",
+            "runtime": backend,
+            "provider": provider,
+        },
+    )
+    if response.status_code != 201:
+        raise fail(f"could not register {name!r}: {error_message(response)}")
+    config = AgentConfig(server=server, token=response.json()["token"], device=name)
+    typer.echo(f"registered device {name!r}; token saved to {save_config(config, config_path)}")
+    return config
+
+
+def agent(
+    server: Annotated[str | None, typer.Option(help="Server base URL")] = None,
+    token: Annotated[
+        str | None, typer.Option(envvar="EDGENAS_DEVICE_TOKEN", help="Device token")
+    ] = None,
+    register: Annotated[
+        str | None,
+        typer.Option(help="Register this machine as a device of this name (needs --api-key)"),
+    ] = None,
+    api_key: ApiKey = None,
+    config: Annotated[Path, typer.Option(help="Where the device token is kept")] = DEFAULT_PATH,
+    backend: Annotated[str, typer.Option(help="onnxruntime or adb")] = "onnxruntime",
+    provider: Annotated[str, typer.Option(help="ONNX Runtime execution provider")] = (
+        "CPUExecutionProvider"
+    ),
+    adb_serial: Annotated[str | None, typer.Option(help="adb device serial")] = None,
+    adb_command: Annotated[
+        str | None,
+        typer.Option(help="Benchmark command template on the phone ({model}, {runs}, {threads})"),
+    ] = None,
+    max_tasks: Annotated[int | None, typer.Option(help="Exit after this many tasks")] = None,
+    wait: Annotated[float, typer.Option(help="Long-poll seconds per lease request")] = 20.0,
+) -> None:
+    """Serve measurement tasks of one device until SIGTERM or Ctrl-C."""
+    from latency.agent import Agent, AgentRejected
+    from latency.backends import AdbBackend, OnnxRuntimeBackend
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per long-poll is noise
+    url = (server or DEFAULT_SERVER).rstrip("/")
+    if register:
+        settings = _register(url, register, api_key, backend, provider, config)
+    elif token:
+        settings = AgentConfig(server=url, token=token, device="")
+    elif config.exists():
+        settings = load_config(config)
+    else:
+        raise fail(f"give --token, or --register NAME --api-key KEY (no {config} yet)")
+    try:
+        timer = (
+            AdbBackend(serial=adb_serial, command=adb_command)
+            if backend == "adb"
+            else OnnxRuntimeBackend(provider)
+        )
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    with httpx.Client(
+        base_url=settings.server, headers=headers(settings.token), timeout=60
+    ) as client:
+        worker = Agent(client=client, backend=timer, wait_seconds=wait)
+        try:
+            worker.run(stop, max_tasks=max_tasks)
+        except AgentRejected as exc:
+            raise fail(f"the server refused this agent: {exc}") from None
+    typer.echo(f"agent stopped: {worker.measured} measured, {worker.failed} failed")

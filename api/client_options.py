@@ -1,0 +1,35 @@
+"""Options shared by the commands that talk to a server (URL and user API key)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+ServerUrl = Annotated[
+    str, typer.Option("--server", envvar="EDGENAS_SERVER", help="Server base URL")
+]
+ApiKey = Annotated[
+    str | None, typer.Option("--api-key", envvar="EDGENAS_API_KEY", help="User API key")
+]
+DEFAULT_SERVER = "http://127.0.0.1:8000"
+
+
+def fail(message: str) -> typer.Exit:
+    """Print one error line to stderr and exit with status 2."""
+    from rich.console import Console
+
+    Console(stderr=True).print(f"[red]error:[/red] {message}", highlight=False)
+    return typer.Exit(code=2)
+
+
+def headers(api_key: str | None) -> dict[str, str]:
+    return {"Authorization": f"Bearer {api_key}"} if api_key else {}
+
+
+def error_message(response: object) -> str:
+    """The server's ``error.message``, or the raw text."""
+    try:
+        return response.json()["error"]["message"]  # type: ignore[attr-defined]
+    except Exception:
+        return f"HTTP {response.status_code}: {response.text[:300]}"  # type: ignore[attr-defined]

@@ -1,0 +1,62 @@
+"""``edgenas latency measure``: the latency of an architecture on a registered device."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import httpx
+import typer
+
+from api.client_options import DEFAULT_SERVER, ApiKey, ServerUrl, error_message, fail, headers
+
+app = typer.Typer(help="Measured latency on registered devices.", no_args_is_help=True)
+
+
+@app.command()
+def measure(
+    arch: Annotated[str, typer.Argument(help="Architecture string or reference name")],
+    device: Annotated[str, typer.Option(help="Registered device name")],
+    server: ServerUrl = DEFAULT_SERVER,
+    api_key: ApiKey = None,
+    wait: Annotated[float, typer.Option(help="Seconds to wait for the agent")] = 120.0,
+    threads: Annotated[int, typer.Option(help="ONNX Runtime threads on the device")] = 1,
+    runs: Annotated[int, typer.Option(help="Timed runs per round")] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the server's JSON")] = False,
+) -> None:
+    """Queue a measurement (or hit the cache) and print the median latency."""
+    body = {
+        "arch": arch,
+        "device": device,
+        "wait_seconds": min(wait, 300),
+        "settings": {"threads": threads, "runs": runs},
+    }
+    try:
+        response = httpx.post(
+            f"{server.rstrip('/')}/v1/latency",
+            json=body,
+            headers=headers(api_key),
+            timeout=wait + 30,
+        )
+    except httpx.TransportError as exc:
+        raise fail(f"cannot reach {server}: {exc}") from None
+    if response.status_code != 200:
+        raise fail(error_message(response))
+    result = response.json()
+    if as_json:
+        typer.echo(json.dumps(result))
+        return
+    if result["status"] == "failed":
+        raise fail(f"measurement failed: {result['error']}")
+    if result["record"] is None:
+        raise fail(
+            f"not measured within {wait:.0f} s (task {result['task_id']} is "
+            f"{result['status']}; is an agent running for {device!r}?)"
+        )
+    record = result["record"]
+    typer.echo(
+        f"{result['arch_hash']} on {device}: median {record['median_ms']:.3f} ms, "
+        f"p90 {record['p90_ms']:.3f} ms, cv {record['cv']:.3f}, "
+        f"{record['runs']} runs in {record['rounds']} rounds"
+        f"{' (cached)' if result['cached'] else ''}"
+    )
