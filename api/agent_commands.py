@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import signal
-import threading
 from pathlib import Path
 from typing import Annotated
 
@@ -58,6 +57,10 @@ def agent(
     ] = None,
     max_tasks: Annotated[int | None, typer.Option(help="Exit after this many tasks")] = None,
     wait: Annotated[float, typer.Option(help="Long-poll seconds per lease request")] = 20.0,
+    grace: Annotated[
+        float,
+        typer.Option(help="On SIGTERM, seconds to finish the task in hand before abandoning it"),
+    ] = 30.0,
 ) -> None:
     """Serve measurement tasks of one device until SIGTERM or Ctrl-C."""
     from latency.agent import Agent, AgentRejected
@@ -82,15 +85,17 @@ def agent(
         )
     except ValueError as exc:
         raise fail(str(exc)) from None
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
     with httpx.Client(
         base_url=settings.server, headers=headers(settings.token), timeout=60
     ) as client:
-        worker = Agent(client=client, backend=timer, wait_seconds=wait)
+        worker = Agent(client=client, backend=timer, wait_seconds=wait, grace_seconds=grace)
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: worker.request_stop())
         try:
-            worker.run(stop, max_tasks=max_tasks)
+            worker.run(max_tasks=max_tasks)
         except AgentRejected as exc:
             raise fail(f"the server refused this agent: {exc}") from None
-    typer.echo(f"agent stopped: {worker.measured} measured, {worker.failed} failed")
+    typer.echo(
+        f"agent stopped: {worker.measured} measured, {worker.failed} failed, "
+        f"{worker.abandoned} handed back"
+    )

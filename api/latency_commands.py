@@ -22,6 +22,7 @@ def measure(
     wait: Annotated[float, typer.Option(help="Seconds to wait for the agent")] = 120.0,
     threads: Annotated[int, typer.Option(help="ONNX Runtime threads on the device")] = 1,
     runs: Annotated[int, typer.Option(help="Timed runs per round")] = 50,
+    fresh: Annotated[bool, typer.Option(help="Measure again even if cached")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the server's JSON")] = False,
 ) -> None:
     """Queue a measurement (or hit the cache) and print the median latency."""
@@ -30,6 +31,7 @@ def measure(
         "device": device,
         "wait_seconds": min(wait, 300),
         "settings": {"threads": threads, "runs": runs},
+        "fresh": fresh,
     }
     try:
         response = httpx.post(

@@ -65,6 +65,7 @@ class LatencyRequest(BaseModel):
     device: str = Field(pattern=NAME_PATTERN)
     settings: MeasurementSettings = Field(default_factory=MeasurementSettings)
     wait_seconds: float = Field(0, ge=0, le=300, description="wait this long for the result")
+    fresh: bool = Field(False, description="measure again even if a cached record exists")
 
 
 class RecordOut(BaseModel):
@@ -100,10 +101,15 @@ class Heartbeat(BaseModel):
     facts: dict[str, Any] = Field(default_factory=dict, max_length=MAX_FACTS)
 
 
-class LeaseRequest(BaseModel):
+class AgentRef(BaseModel):
+    """Which agent process of the device speaks (a device may run several)."""
+
     model_config = ConfigDict(extra="forbid")
 
     agent_id: str = Field(pattern=NAME_PATTERN)
+
+
+class LeaseRequest(AgentRef):
     wait_seconds: float = Field(0, ge=0, le=300)
 
 
@@ -118,11 +124,8 @@ class TaskOut(BaseModel):
     attempts: int
 
 
-class TaskReport(BaseModel):
+class TaskReport(AgentRef):
     """Either a result or the error that prevented one."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    agent_id: str = Field(pattern=NAME_PATTERN)
     result: MeasurementResult | None = None
     error: str | None = Field(None, max_length=20_000)

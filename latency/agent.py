@@ -1,9 +1,11 @@
 """The device agent: pulls measurement tasks from the server, times them, reports back.
 
 Pull-based, so a device behind NAT or on a phone's Wi-Fi works. Heartbeats; reconnects with
-exponential backoff while the server is away; on stop (SIGTERM) it finishes the task in hand
-and exits. A model that fails to load or run becomes a failed task with the error text, and
-the agent keeps serving. Imports neither torch nor any server library.
+exponential backoff while the server is away. On stop (SIGTERM) it finishes the task in hand
+if that takes at most ``grace_seconds`` more, and otherwise abandons it cleanly: the
+measurement is cancelled and the task handed back to the server, pending again at once. A
+model that fails to load or run becomes a failed task with the error text, and the agent keeps
+serving. Imports neither torch nor any server library.
 """
 
 from __future__ import annotations
@@ -16,11 +18,12 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from latency.backends import Backend
-from latency.protocol import MeasurementSettings
+from latency.backends import Backend, MeasurementCancelled
+from latency.protocol import MeasurementResult, MeasurementSettings
 
 log = logging.getLogger("edgenas.agent")
 MAX_BACKOFF_SECONDS = 60.0
+CANCEL_SECONDS = 10.0  # how long a cancelled backend may take to clean up (kill adb, ...)
 
 
 @dataclass
@@ -31,13 +34,23 @@ class Agent:
     backend: Backend
     wait_seconds: float = 20.0
     heartbeat_seconds: float = 30.0
+    grace_seconds: float = 30.0
     agent_id: str = field(default_factory=lambda: f"agent-{uuid.uuid4().hex[:12]}")
     measured: int = 0
     failed: int = 0
+    abandoned: int = 0
     _last_beat: float = 0.0
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _wake: threading.Event = field(default_factory=threading.Event)
 
-    def run(self, stop: threading.Event, max_tasks: int | None = None) -> None:
-        """Serve until ``stop`` is set (or ``max_tasks`` tasks were handled)."""
+    def request_stop(self) -> None:
+        """Stop after the task in hand (safe to call from a signal handler)."""
+        self._stop.set()
+        self._wake.set()
+
+    def run(self, max_tasks: int | None = None) -> None:
+        """Serve until :meth:`request_stop` (or until ``max_tasks`` tasks were handled)."""
+        stop = self._stop
         backoff = 1.0
         while not stop.is_set() and (max_tasks is None or self.measured + self.failed < max_tasks):
             try:
@@ -75,16 +88,40 @@ class Agent:
         task_id = task["id"]
         model = self.client.get(f"/v1/agent/tasks/{task_id}/model")
         self._check(model)
-        try:
-            result = self.backend.measure(model.content, MeasurementSettings(**task["settings"]))
-            report = {"agent_id": self.agent_id, "result": result.model_dump()}
+        measurement = _Measurement(self.backend, model.content, task["settings"], self._wake)
+        if not self._finish_or_cancel(measurement, task_id):
+            self.abandoned += 1
+            log.info("task %s abandoned and handed back", task_id)
+            path = f"/v1/agent/tasks/{task_id}/release"
+            self._check(self.client.post(path, json={"agent_id": self.agent_id}))
+            return
+        report: dict[str, object] = {"agent_id": self.agent_id}
+        if measurement.result is not None:
+            report["result"] = measurement.result.model_dump()
             self.measured += 1
-            log.info("task %s (%s): %.3f ms", task_id, task["arch_hash"], result.median_ms)
-        except Exception as exc:  # a bad model must not stop the agent
-            report = {"agent_id": self.agent_id, "error": f"{type(exc).__name__}: {exc}"[:20_000]}
+            log.info("task %s: %.3f ms", task_id, measurement.result.median_ms)
+        else:  # a bad model must not stop the agent
+            error = measurement.error
+            report["error"] = f"{type(error).__name__}: {error}"[:20_000]
             self.failed += 1
             log.warning("task %s failed: %s", task_id, report["error"])
         self._check(self.client.post(f"/v1/agent/tasks/{task_id}/result", json=report))
+
+    def _finish_or_cancel(self, measurement: _Measurement, task_id: int) -> bool:
+        """Wait for the measurement; after a stop request, for ``grace_seconds`` at most.
+        False when it was cancelled (the task must be handed back)."""
+        self._wake.wait()
+        if not measurement.finished.is_set():  # woken by a stop request
+            log.info(
+                "stop requested: finishing task %s (up to %.0f s)", task_id, self.grace_seconds
+            )
+            if not measurement.finished.wait(self.grace_seconds):
+                self.backend.cancel()
+                measurement.finished.wait(CANCEL_SECONDS)
+        self._wake.clear()
+        return measurement.finished.is_set() and not isinstance(
+            measurement.error, MeasurementCancelled
+        )
 
     @staticmethod
     def _check(response: httpx.Response) -> None:
@@ -92,6 +129,30 @@ class Agent:
             raise ServerUnavailable(f"HTTP {response.status_code}")
         if response.status_code >= 400:
             raise AgentRejected(f"HTTP {response.status_code}: {response.text[:500]}")
+
+
+class _Measurement:
+    """One measurement on a worker thread, so that a stop request can interrupt the wait."""
+
+    def __init__(
+        self, backend: Backend, model: bytes, settings: dict, wake: threading.Event
+    ) -> None:
+        self.result: MeasurementResult | None = None
+        self.error: BaseException | None = None
+        self.finished = threading.Event()
+        self._wake = wake
+        threading.Thread(
+            target=self._run, args=(backend, model, MeasurementSettings(**settings)), daemon=True
+        ).start()
+
+    def _run(self, backend: Backend, model: bytes, settings: MeasurementSettings) -> None:
+        try:
+            self.result = backend.measure(model, settings)
+        except Exception as exc:
+            self.error = exc
+        finally:
+            self.finished.set()
+            self._wake.set()
 
 
 class ServerUnavailable(Exception):

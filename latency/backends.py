@@ -10,6 +10,7 @@ import shlex
 import statistics
 import subprocess
 import tempfile
+import threading
 from pathlib import Path
 from typing import Protocol
 
@@ -28,6 +29,13 @@ class Backend(Protocol):
     def measure(self, model: bytes, settings: MeasurementSettings) -> MeasurementResult: ...
 
     def facts(self) -> dict[str, object]: ...
+
+    def cancel(self) -> None:
+        """Stop a measurement in progress (called from another thread when the agent stops)."""
+
+
+class MeasurementCancelled(Exception):
+    """The agent is stopping and abandoned this measurement."""
 
 
 class OnnxRuntimeBackend:
@@ -65,6 +73,9 @@ class OnnxRuntimeBackend:
             "provider": self.provider,
         }
 
+    def cancel(self) -> None:
+        """Nothing to do: an in-process run ends with the agent process."""
+
 
 class AdbBackend:
     """An Android phone attached to this host: push the model, run a benchmark program on the
@@ -83,21 +94,44 @@ class AdbBackend:
     ) -> None:
         self.adb = [adb, *(["-s", serial] if serial else [])]
         self.command = command or (perf_test + " -I -m times -r {runs} -x {threads} {model}")
+        self._lock = threading.Lock()
+        self._running: subprocess.Popen[str] | None = None
+        self._cancelled = False
 
     def _adb(self, *args: str) -> str:
-        done = subprocess.run(
-            [*self.adb, *args],
-            capture_output=True,
-            text=True,
-            timeout=ADB_TIMEOUT_SECONDS,
-            check=False,
-        )
-        if done.returncode != 0:
-            raise RuntimeError(
-                f"adb {' '.join(args)} failed ({done.returncode}): "
-                f"{(done.stderr or done.stdout).strip()[:2000]}"
+        with self._lock:
+            if self._cancelled:
+                raise MeasurementCancelled("the agent is stopping")
+            process = subprocess.Popen(
+                [*self.adb, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
             )
-        return done.stdout
+            self._running = process
+        try:
+            stdout, stderr = process.communicate(timeout=ADB_TIMEOUT_SECONDS)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.communicate()
+            raise RuntimeError(
+                f"adb {' '.join(args)} gave no answer in {ADB_TIMEOUT_SECONDS} s"
+            ) from None
+        finally:
+            with self._lock:
+                self._running = None
+        if process.returncode != 0:
+            if self._cancelled:
+                raise MeasurementCancelled("the agent is stopping")
+            raise RuntimeError(
+                f"adb {' '.join(args)} failed ({process.returncode}): "
+                f"{(stderr or stdout).strip()[:2000]}"
+            )
+        return stdout
+
+    def cancel(self) -> None:
+        """Kill the adb command in progress and refuse further ones (the agent is stopping)."""
+        with self._lock:
+            self._cancelled = True
+            if self._running is not None:
+                self._running.kill()
 
     def measure(self, model: bytes, settings: MeasurementSettings) -> MeasurementResult:
         with tempfile.TemporaryDirectory() as folder:

@@ -83,9 +83,11 @@ def request_measurement(
     *,
     export: Exporter,
     max_attempts: int = 3,
+    fresh: bool = False,
 ) -> LatencyRecord | MeasurementTask:
-    """A cached record, the open task for the same request, or a new pending task."""
-    record = cached_record(session, device, arch.hash, settings)
+    """A cached record (unless ``fresh``), the open task for the same request, or a new
+    pending task."""
+    record = None if fresh else cached_record(session, device, arch.hash, settings)
     if record is not None:
         return record
     task = _open_task(session, device, arch.hash, settings)
@@ -210,6 +212,14 @@ def fail_task(session: Session, device: Device, task_id: int, owner: str, error:
     """The agent could not measure the model: keep its error text for the user."""
     task = _leased_task(session, device, task_id, owner)
     task.state, task.error = TaskState.FAILED, error[:MAX_ERROR_CHARS]
+    task.lease_owner = task.lease_expires_at = None
+
+
+def release_task(session: Session, device: Device, task_id: int, owner: str) -> None:
+    """The agent is stopping and gives the task back unmeasured: it is pending again at once,
+    and the abandoned lease does not count against the task's attempts."""
+    task = _leased_task(session, device, task_id, owner)
+    task.state, task.attempts = TaskState.PENDING, task.attempts - 1
     task.lease_owner = task.lease_expires_at = None
 
 

@@ -33,11 +33,12 @@ def make_api_key(database_url: str, name: str = "tests") -> str:
 
 
 @contextmanager
-def running_server(settings: Settings) -> Iterator[str]:
-    """Serve ``settings`` and yield the base URL; stops the server on exit."""
+def running_server(settings: Settings, port: int = 0) -> Iterator[str]:
+    """Serve ``settings`` (on ``port``, or a free one) and yield the base URL; stops the
+    server on exit."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
+    sock.bind(("127.0.0.1", port))
     sock.listen(128)
     port = sock.getsockname()[1]
     config = uvicorn.Config(create_app(settings), log_level="warning", lifespan="on")

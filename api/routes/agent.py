@@ -8,10 +8,17 @@ from fastapi import APIRouter, Request, Response
 from sqlalchemy.orm import Session
 
 from api.deps import DeviceId, in_transaction, settings_of
-from api.schemas import Heartbeat, LeaseRequest, TaskOut, TaskReport
+from api.schemas import AgentRef, Heartbeat, LeaseRequest, TaskOut, TaskReport
 from latency.devices import get_device, heartbeat
 from latency.errors import InvalidRequestError
-from latency.queue import complete_task, fail_task, lease_next, own_task, task_model
+from latency.queue import (
+    complete_task,
+    fail_task,
+    lease_next,
+    own_task,
+    release_task,
+    task_model,
+)
 
 router = APIRouter(prefix="/v1/agent", tags=["agent"])
 
@@ -67,5 +74,15 @@ async def report(task_id: int, body: TaskReport, device_id: DeviceId, request: R
             fail_task(session, device, task_id, body.agent_id, body.error or "")
 
     await in_transaction(request, store)
+    request.app.state.signal.notify()
+    return Response(status_code=204)
+
+
+@router.post("/tasks/{task_id}/release", status_code=204)
+async def release(task_id: int, body: AgentRef, device_id: DeviceId, request: Request) -> Response:
+    """Give a leased task back unmeasured (the agent is stopping): pending again at once."""
+    await in_transaction(
+        request, lambda s: release_task(s, get_device(s, device_id), task_id, body.agent_id)
+    )
     request.app.state.signal.notify()
     return Response(status_code=204)

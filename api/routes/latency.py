@@ -64,7 +64,13 @@ async def measure(body: LatencyRequest, request: Request) -> LatencyOut:
     def work(session: Session) -> LatencyOut:
         device = device_by_name(session, body.device)
         found = request_measurement(
-            session, device, arch, body.settings, export=_export, max_attempts=max_attempts
+            session,
+            device,
+            arch,
+            body.settings,
+            export=_export,
+            max_attempts=max_attempts,
+            fresh=body.fresh,
         )
         session.flush()
         if isinstance(found, LatencyRecord):

@@ -1,19 +1,33 @@
-"""Server + real agent processes + the CLI, over real HTTP, on SQLite and PostgreSQL."""
+"""Server + real agent processes + the CLI, over real HTTP, on SQLite and PostgreSQL.
+
+Every agent runs as a device with only the ``agent`` extra would: torch, FastAPI, SQLAlchemy
+and the rest of the server stack cannot be imported in its process.
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import update
+from sqlalchemy.orm import sessionmaker
 
+from api.database import upgrade_database
 from api.settings import Settings
+from latency.database import create_db_engine
+from latency.devices import register_device
+from latency.tables import OnnxModel
 from tests.databases import BACKENDS, database_url
+from tests.isolation import agent_cli_without_heavy
 from tests.server import make_api_key, running_server
 
 ARCH = "r64_w1.0_n10:conv_k3_c16_s2|ir_e6_k3_c24_n2_s2|sh2_k3_c48_s2|head"
@@ -33,7 +47,7 @@ def cli(*args: str, env: dict[str, str] | None = None, timeout: float = 180):
 
 def start_agent(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [*CLI, "agent", "--wait", "5", *args],
+        [*agent_cli_without_heavy(), "agent", "--wait", "5", *args],
         text=True,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -41,16 +55,48 @@ def start_agent(*args: str, env: dict[str, str] | None = None) -> subprocess.Pop
     )
 
 
+@dataclass
+class Stack:
+    database_url: str
+    base: str
+    key: str
+
+    def register(self, name: str, kind: str = "cpu", runtime: str = "onnxruntime") -> str:
+        response = httpx.post(
+            f"{self.base}/v1/devices",
+            json={"name": name, "kind": kind, "runtime": runtime},
+            headers={"Authorization": f"Bearer {self.key}"},
+        )
+        assert response.status_code == 201, response.text
+        return response.json()["token"]
+
+    def request(self, arch: str, device: str, **fields: object) -> dict:
+        return httpx.post(
+            f"{self.base}/v1/latency",
+            json={"arch": arch, "device": device, **fields},
+            headers={"Authorization": f"Bearer {self.key}"},
+            timeout=180,
+        ).json()
+
+    def wait_for(self, task_id: int, seconds: float = 120) -> dict:
+        return httpx.get(
+            f"{self.base}/v1/latency/{task_id}",
+            params={"wait_seconds": seconds},
+            headers={"Authorization": f"Bearer {self.key}"},
+            timeout=seconds + 60,
+        ).json()
+
+
 @pytest.fixture(params=BACKENDS)
-def stack(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, str]]:
+def stack(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stack]:
     with database_url(request.param, tmp_path) as url:
         key = make_api_key(url)
         with running_server(Settings(database_url=url, lease_seconds=2)) as base:
-            yield base, key
+            yield Stack(url, base, key)
 
 
-def test_register_measure_and_hit_the_cache(stack: tuple[str, str], tmp_path: Path) -> None:
-    base, key = stack
+def test_register_measure_and_hit_the_cache(stack: Stack, tmp_path: Path) -> None:
+    base, key = stack.base, stack.key
     config = tmp_path / "agent.json"
     agent = start_agent(
         "--server",
@@ -107,76 +153,34 @@ def test_register_measure_and_hit_the_cache(stack: tuple[str, str], tmp_path: Pa
     assert cached.returncode == 0 and "(cached)" in cached.stdout
 
 
-def test_killed_agent_task_is_measured_by_a_second_agent(
-    stack: tuple[str, str], tmp_path: Path
-) -> None:
-    base, key = stack
-    token = httpx.post(
-        f"{base}/v1/devices",
-        json={"name": "phone", "kind": "android", "runtime": "adb"},
-        headers={"Authorization": f"Bearer {key}"},
-    ).json()["token"]
-    fifo = tmp_path / "started"
-    os.mkfifo(fifo)
-    adb_env = {"FAKE_ADB_DIR": str(tmp_path / "phone"), "FAKE_ADB_FIFO": str(fifo)}
+def test_killed_agent_task_is_measured_by_a_second_agent(stack: Stack, tmp_path: Path) -> None:
+    token = stack.register("phone", kind="android", runtime="adb")
+    started = _fifo(tmp_path / "started")
     stuck = start_agent(
-        "--server",
-        base,
-        "--token",
-        token,
-        "--backend",
-        "adb",
-        env={**adb_env, "PATH": _fake_adb_path(tmp_path)},
-    )
-    queued = httpx.post(
-        f"{base}/v1/latency",
-        json={"arch": ARCH, "device": "phone"},
-        headers={"Authorization": f"Bearer {key}"},
-        timeout=60,
-    ).json()
-    with open(fifo) as started:  # blocks until the stuck agent is mid-measurement
-        assert started.readline() == "started\n"
+        "--server", stack.base, "--token", token, "--backend", "adb",
+        env=_fake_phone(tmp_path, FAKE_ADB_FIFO=str(started)),
+    )  # fmt: skip
+    queued = stack.request(ARCH, "phone")
+    _read_line(started)  # the stuck agent is mid-measurement
     stuck.kill()
     stuck.wait(timeout=30)
-    second = start_agent("--server", base, "--token", token, "--max-tasks", "1")
+    second = start_agent("--server", stack.base, "--token", token, "--max-tasks", "1")
     try:
-        done = httpx.get(
-            f"{base}/v1/latency/{queued['task_id']}",
-            params={"wait_seconds": 120},
-            headers={"Authorization": f"Bearer {key}"},
-            timeout=180,
-        ).json()
+        done = stack.wait_for(queued["task_id"])
         second.communicate(timeout=60)
     finally:
         second.kill()
     assert done["status"] == "done" and done["record"]["provider"] == "CPUExecutionProvider"
 
 
-def test_adb_backend_up_to_the_adb_boundary(stack: tuple[str, str], tmp_path: Path) -> None:
-    base, key = stack
-    token = httpx.post(
-        f"{base}/v1/devices",
-        json={"name": "phone", "kind": "android", "runtime": "adb"},
-        headers={"Authorization": f"Bearer {key}"},
-    ).json()["token"]
+def test_adb_backend_up_to_the_adb_boundary(stack: Stack, tmp_path: Path) -> None:
+    token = stack.register("phone", kind="android", runtime="adb")
     agent = start_agent(
-        "--server",
-        base,
-        "--token",
-        token,
-        "--backend",
-        "adb",
-        "--max-tasks",
-        "1",
-        env={"FAKE_ADB_DIR": str(tmp_path / "phone"), "PATH": _fake_adb_path(tmp_path)},
-    )
+        "--server", stack.base, "--token", token, "--backend", "adb", "--max-tasks", "1",
+        env=_fake_phone(tmp_path),
+    )  # fmt: skip
     try:
-        result = httpx.post(
-            f"{base}/v1/latency",
-            json={"arch": ARCH, "device": "phone", "wait_seconds": 120, "settings": {"rounds": 2}},
-            headers={"Authorization": f"Bearer {key}"},
-            timeout=180,
-        ).json()
+        result = stack.request(ARCH, "phone", wait_seconds=120, settings={"rounds": 2})
         agent.communicate(timeout=60)
     finally:
         agent.kill()
@@ -184,6 +188,153 @@ def test_adb_backend_up_to_the_adb_boundary(stack: tuple[str, str], tmp_path: Pa
     assert (record["median_ms"], record["p90_ms"], record["provider"]) == (12.5, 15.0, "adb")
     assert record["device_facts"]["phone"] == "Pixel Stand-in"
     assert (tmp_path / "phone" / "data/local/tmp/edgenas/model.onnx").stat().st_size > 1000
+
+
+def test_sigterm_mid_task_finishes_the_task_then_exits(stack: Stack, tmp_path: Path) -> None:
+    token = stack.register("phone", kind="android", runtime="adb")
+    started, gate = _fifo(tmp_path / "started"), _fifo(tmp_path / "gate")
+    agent = start_agent(
+        "--server", stack.base, "--token", token, "--backend", "adb", "--grace", "300",
+        env=_fake_phone(tmp_path, FAKE_ADB_FIFO=str(started), FAKE_ADB_GATE=str(gate)),
+    )  # fmt: skip
+    try:
+        queued = stack.request(ARCH, "phone", settings={"rounds": 1})  # one adb benchmark run
+        _read_line(started)
+        agent.send_signal(signal.SIGTERM)
+        _read_until(agent, "stop requested")  # the agent waits for the measurement
+        gate.write_text("go\n")  # the phone finishes
+        output = agent.communicate(timeout=60)[0]
+    finally:
+        agent.kill()
+    assert agent.returncode == 0, output
+    assert "1 measured, 0 failed, 0 handed back" in output
+    assert stack.wait_for(queued["task_id"], 0)["status"] == "done"
+
+
+def test_sigterm_on_a_stuck_task_hands_it_back(stack: Stack, tmp_path: Path) -> None:
+    token = stack.register("phone", kind="android", runtime="adb")
+    started = _fifo(tmp_path / "started")
+    agent = start_agent(
+        "--server", stack.base, "--token", token, "--backend", "adb", "--grace", "0",
+        env=_fake_phone(tmp_path, FAKE_ADB_FIFO=str(started)),
+    )  # fmt: skip
+    try:
+        queued = stack.request(ARCH, "phone")
+        adb_pid = int(_read_line(started).split()[1])
+        agent.send_signal(signal.SIGTERM)
+        output = agent.communicate(timeout=60)[0]
+    finally:
+        agent.kill()
+    assert agent.returncode == 0, output
+    assert "0 measured, 0 failed, 1 handed back" in output
+    with pytest.raises(ProcessLookupError):  # the stuck adb command was killed and reaped
+        os.kill(adb_pid, 0)
+    assert stack.wait_for(queued["task_id"], 0)["status"] == "pending"
+
+
+def test_a_broken_model_fails_with_its_error_and_the_agent_keeps_serving(stack: Stack) -> None:
+    token = stack.register("laptop")
+    broken = stack.request(ARCH, "laptop")
+    fine = stack.request("r32_w1.0_n10:conv_k3_c8_s2|head", "laptop")
+    _corrupt_model(stack.database_url, broken["arch"])
+    agent = start_agent("--server", stack.base, "--token", token, "--max-tasks", "2")
+    try:
+        output = agent.communicate(timeout=120)[0]
+    finally:
+        agent.kill()
+    failed = stack.wait_for(broken["task_id"], 0)
+    assert failed["status"] == "failed" and "INVALID_PROTOBUF" in failed["error"], failed
+    assert stack.wait_for(fine["task_id"], 0)["status"] == "done", output
+    assert agent.returncode == 0 and "1 measured, 1 failed" in output
+
+
+def test_the_agent_waits_for_the_server_with_backoff(backend: str, tmp_path: Path) -> None:
+    """Started before the server, the agent retries until the server is up, then measures."""
+    with database_url(backend, tmp_path) as url:
+        token = _register_offline(url, "late-laptop")
+        key = make_api_key(url)
+        port = _closed_port()
+        agent = start_agent(
+            "--server", f"http://127.0.0.1:{port}", "--token", token, "--max-tasks", "1"
+        )  # fmt: skip
+        try:
+            assert "server unreachable" in _read_until(agent, "server unreachable")
+            with running_server(Settings(database_url=url), port=port) as base:
+                stack = Stack(url, base, key)
+                result = stack.request(ARCH, "late-laptop", wait_seconds=120)
+                output = agent.communicate(timeout=60)[0]
+        finally:
+            agent.kill()
+    assert result["status"] == "done", (result, output)
+    assert agent.returncode == 0
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+def _register_offline(url: str, name: str) -> str:
+    """Register a device straight in the database (no server is running yet)."""
+    engine = create_db_engine(url)
+    try:
+        upgrade_database(engine)
+        with sessionmaker(engine).begin() as session:
+            return register_device(
+                session,
+                name=name,
+                kind="cpu",
+                runtime="onnxruntime",
+                provider="CPUExecutionProvider",
+            )[1]
+    finally:
+        engine.dispose()
+
+
+def _corrupt_model(url: str, arch: str) -> None:
+    """Replace the stored ONNX of ``arch`` by bytes no runtime can load."""
+    engine = create_db_engine(url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                update(OnnxModel).where(OnnxModel.arch == arch).values(data=b"not an onnx model")
+            )
+    finally:
+        engine.dispose()
+
+
+def _closed_port() -> int:
+    """A loopback port nothing listens on (yet)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _fifo(path: Path) -> Path:
+    os.mkfifo(path)
+    return path
+
+
+def _read_line(fifo: Path) -> str:
+    """Block until the stand-in adb writes into ``fifo``."""
+    with open(fifo) as handle:
+        line = handle.readline()
+    assert line.startswith("started"), line
+    return line
+
+
+def _read_until(process: subprocess.Popen[str], text: str) -> str:
+    """Read the agent's output up to the first line containing ``text``."""
+    assert process.stdout is not None
+    for line in process.stdout:
+        if text in line:
+            return line
+    raise AssertionError(f"agent exited without printing {text!r}")
+
+
+def _fake_phone(tmp_path: Path, **env: str) -> dict[str, str]:
+    """Environment for an agent whose `adb` is the stand-in, with the phone in tmp_path."""
+    return {"FAKE_ADB_DIR": str(tmp_path / "phone"), "PATH": _fake_adb_path(tmp_path), **env}
 
 
 def _fake_adb_path(tmp_path: Path) -> str:

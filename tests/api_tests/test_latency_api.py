@@ -77,6 +77,10 @@ def test_measure_lease_report_then_cache_hit(server: Server) -> None:
     assert done["status"] == "done" and done["record"]["median_ms"] == 1.5
     again = server.user.post("/v1/latency", json={"arch": ARCH, "device": "cpu-1"}).json()
     assert again["cached"] is True and again["record"]["median_ms"] == 1.5
+    fresh = server.user.post(
+        "/v1/latency", json={"arch": ARCH, "device": "cpu-1", "fresh": True}
+    ).json()
+    assert fresh["status"] == "pending" and fresh["task_id"] != task_id
     devices = server.user.get("/v1/devices").json()
     assert devices[0]["name"] == "cpu-1" and devices[0]["online"] is True
 
@@ -93,6 +97,21 @@ def test_agent_failure_is_reported_with_its_text(server: Server) -> None:
     )
     failed = server.user.get(f"/v1/latency/{task_id}").json()
     assert failed["status"] == "failed" and "does not load" in failed["error"]
+
+
+def test_a_released_task_is_pending_again_at_once(server: Server) -> None:
+    _, agent = server.register("cpu-1")
+    task_id = server.user.post("/v1/latency", json={"arch": ARCH, "device": "cpu-1"}).json()[
+        "task_id"
+    ]
+    agent.post("/v1/agent/tasks/lease", json={"agent_id": "stopping"})
+    stranger = agent.post(f"/v1/agent/tasks/{task_id}/release", json={"agent_id": "other"})
+    assert stranger.status_code == 409
+    released = agent.post(f"/v1/agent/tasks/{task_id}/release", json={"agent_id": "stopping"})
+    assert released.status_code == 204, released.text
+    assert server.user.get(f"/v1/latency/{task_id}").json()["status"] == "pending"
+    again = agent.post("/v1/agent/tasks/lease", json={"agent_id": "next"})  # lease is 60 s
+    assert again.json()["id"] == task_id and again.json()["attempts"] == 1
 
 
 def test_tokens_are_scoped(server: Server) -> None:

@@ -1,22 +1,16 @@
-"""The server validates architecture strings without PyTorch (DESIGN.md)."""
+"""Import boundaries that DESIGN.md promises, checked in a fresh interpreter."""
 
 from __future__ import annotations
 
 import subprocess
-import sys
 
-BLOCK_TORCH = (
-    "import sys\n"
-    "class Block:\n"
-    "    def find_spec(self, name, path=None, target=None):\n"
-    "        if name.split('.')[0] in ('torch', 'optuna', 'ray', 'fastapi', 'sqlalchemy'):\n"
-    "            raise ImportError('blocked: ' + name)\n"
-    "sys.meta_path.insert(0, Block())\n"
-)
+from tests.isolation import python_without
+
+SERVER_WITHOUT_TORCH = ("torch", "torchvision", "onnx", "optuna", "ray")
 
 
 def test_space_strings_spaces_and_profiles_work_without_torch() -> None:
-    code = BLOCK_TORCH + (
+    code = (
         "from space import parse_arch\n"
         "from space.presets import search_space\n"
         "from space.profiler import profile_arch\n"
@@ -26,16 +20,33 @@ def test_space_strings_spaces_and_profiles_work_without_torch() -> None:
         "a = s.decode(s.sample(random.Random(0)))\n"
         "print(profile_arch(reference_arch('mobilenet_v2')).params, parse_arch(str(a)).hash)\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
-    )
+    result = subprocess.run(python_without(code), capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split()[0] == "3504872"
 
 
-def test_the_timing_module_needs_no_torch() -> None:
-    code = BLOCK_TORCH + "import latency.bench\nprint('ok')\n"
+def test_the_server_app_starts_without_torch() -> None:
+    code = (
+        "from api.app import create_app\n"
+        "from api.settings import Settings\n"
+        "create_app(Settings(database_url='sqlite://'))\n"
+        "print('ok')\n"
+    )
     result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+        python_without(code, SERVER_WITHOUT_TORCH), capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_the_agent_and_its_cli_need_only_the_agent_extra() -> None:
+    code = (
+        "import latency.agent, latency.backends, latency.bench, latency.agent_config\n"
+        "from api.cli import app\n"
+        "from typer.testing import CliRunner\n"
+        "result = CliRunner().invoke(app, ['agent', '--help'])\n"
+        "assert result.exit_code == 0, result.output\n"
+        "print('ok')\n"
+    )
+    result = subprocess.run(python_without(code), capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"

@@ -1,0 +1,42 @@
+"""Run Python with the server and training stack made unimportable.
+
+Proves that what a device installs with ``edgenas[agent]`` (and what the server does without
+PyTorch) really works without the heavy packages, not just that pyproject omits them.
+"""
+
+from __future__ import annotations
+
+import sys
+
+HEAVY = (
+    "torch",
+    "torchvision",
+    "onnx",
+    "optuna",
+    "ray",
+    "fastapi",
+    "starlette",
+    "uvicorn",
+    "sqlalchemy",
+    "alembic",
+    "pydantic_settings",
+)
+
+_BLOCKER = (
+    "import sys\n"
+    "class _Block:\n"
+    "    def find_spec(self, name, path=None, target=None):\n"
+    "        if name.split('.')[0] in {blocked!r}:\n"
+    "            raise ImportError('blocked: ' + name)\n"
+    "sys.meta_path.insert(0, _Block())\n"
+)
+
+
+def python_without(code: str, blocked: tuple[str, ...] = HEAVY) -> list[str]:
+    """An argv that runs ``code`` in a fresh interpreter where ``blocked`` cannot be imported."""
+    return [sys.executable, "-c", _BLOCKER.format(blocked=blocked) + code]
+
+
+def agent_cli_without_heavy() -> list[str]:
+    """The ``edgenas`` command line as a device with only the ``agent`` extra would run it."""
+    return python_without("from api.cli import main\nmain()\n")
