@@ -24,4 +24,5 @@ test: install
 	$(BIN)/python -m pytest -n 2
 
 bench: install
-	$(BIN)/python benchmarks/space.py
+	$(BIN)/python benchmarks/reference_networks.py
+	$(BIN)/python benchmarks/latency_fidelity.py

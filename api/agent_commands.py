@@ -36,7 +36,9 @@ def _register(
 
 
 def agent(
-    server: Annotated[str | None, typer.Option(help="Server base URL")] = None,
+    server: Annotated[
+        str | None, typer.Option(envvar="EDGENAS_SERVER", help="Server base URL")
+    ] = None,
     token: Annotated[
         str | None, typer.Option(envvar="EDGENAS_DEVICE_TOKEN", help="Device token")
     ] = None,
@@ -74,7 +76,12 @@ def agent(
     elif token:
         settings = AgentConfig(server=url, token=token, device="")
     elif config.exists():
-        settings = load_config(config)
+        try:
+            settings = load_config(config)
+        except (OSError, ValueError) as exc:
+            raise fail(f"cannot read {config}: {exc}") from None
+        if server:
+            settings = settings.model_copy(update={"server": url})
     else:
         raise fail(f"give --token, or --register NAME --api-key KEY (no {config} yet)")
     try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import httpx
 import typer
 
 ServerUrl = Annotated[
@@ -27,9 +28,9 @@ def headers(api_key: str | None) -> dict[str, str]:
     return {"Authorization": f"Bearer {api_key}"} if api_key else {}
 
 
-def error_message(response: object) -> str:
+def error_message(response: httpx.Response) -> str:
     """The server's ``error.message``, or the raw text."""
     try:
-        return response.json()["error"]["message"]  # type: ignore[attr-defined]
-    except Exception:
-        return f"HTTP {response.status_code}: {response.text[:300]}"  # type: ignore[attr-defined]
+        return response.json()["error"]["message"]
+    except (ValueError, KeyError, TypeError):
+        return f"HTTP {response.status_code}: {response.text[:300]}"

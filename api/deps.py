@@ -57,14 +57,18 @@ async def require_device(request: Request, credentials: Credentials) -> int:
     """The id of the device whose token was presented; user keys are not device tokens."""
     token = _token(credentials)
 
-    def lookup(session: Session) -> int | None:
+    def lookup(session: Session) -> int | str:
         device = authenticate_device(session, token)
-        return None if device is None else device.id
+        if device is not None:
+            return device.id
+        return "user key" if authenticate_key(session, token) is not None else "unknown"
 
-    device_id = await in_transaction(request, lookup)
-    if device_id is None:
-        raise HTTPException(403, "this route needs a device token")
-    return device_id
+    found = await in_transaction(request, lookup)
+    if found == "user key":
+        raise HTTPException(403, "this route needs a device token, not a user API key")
+    if found == "unknown":
+        raise HTTPException(401, "unknown or revoked device token")
+    return int(found)
 
 
 DeviceId = Annotated[int, Depends(require_device)]

@@ -25,7 +25,12 @@ def authenticate_key(session: Session, key: str) -> ApiKey | None:
     )
 
 
+def list_api_keys(session: Session) -> list[ApiKey]:
+    return list(session.scalars(select(ApiKey).order_by(ApiKey.id)))
+
+
 def revoke_api_key(session: Session, key_id: int) -> bool:
+    """Revoke a key at once; False when there is no such active key."""
     key = session.get(ApiKey, key_id)
     if key is None or key.revoked_at is not None:
         return False

@@ -8,7 +8,8 @@ from typing import Annotated
 import httpx
 import typer
 
-from api.client_options import DEFAULT_SERVER, ApiKey, ServerUrl, error_message, fail, headers
+from api.client_options import DEFAULT_SERVER, ApiKey, ServerUrl, fail, headers
+from api.latency_client import LatencyRequestError, measure_latency
 
 app = typer.Typer(help="Measured latency on registered devices.", no_args_is_help=True)
 
@@ -19,7 +20,9 @@ def measure(
     device: Annotated[str, typer.Option(help="Registered device name")],
     server: ServerUrl = DEFAULT_SERVER,
     api_key: ApiKey = None,
-    wait: Annotated[float, typer.Option(help="Seconds to wait for the agent")] = 120.0,
+    wait: Annotated[
+        float, typer.Option(min=0, max=86_400, help="Seconds to wait for the agent")
+    ] = 300.0,
     threads: Annotated[int, typer.Option(help="ONNX Runtime threads on the device")] = 1,
     runs: Annotated[int, typer.Option(help="Timed runs per round")] = 50,
     fresh: Annotated[bool, typer.Option(help="Measure again even if cached")] = False,
@@ -29,22 +32,16 @@ def measure(
     body = {
         "arch": arch,
         "device": device,
-        "wait_seconds": min(wait, 300),
         "settings": {"threads": threads, "runs": runs},
         "fresh": fresh,
     }
     try:
-        response = httpx.post(
-            f"{server.rstrip('/')}/v1/latency",
-            json=body,
-            headers=headers(api_key),
-            timeout=wait + 30,
-        )
+        with httpx.Client(base_url=server.rstrip("/"), headers=headers(api_key)) as client:
+            result = measure_latency(client, body, wait)
     except httpx.TransportError as exc:
         raise fail(f"cannot reach {server}: {exc}") from None
-    if response.status_code != 200:
-        raise fail(error_message(response))
-    result = response.json()
+    except LatencyRequestError as exc:
+        raise fail(str(exc)) from None
     if as_json:
         typer.echo(json.dumps(result))
         return

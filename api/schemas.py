@@ -78,6 +78,7 @@ class RecordOut(BaseModel):
     rounds: int
     spread_ms: float
     remeasures: int
+    disturbed_rounds: int
     threads: int
     provider: str
     device_facts: dict[str, Any]

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+from api.client_options import fail
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 DatabaseUrl = Annotated[
     str | None,
@@ -45,22 +52,55 @@ def serve(
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port)
 
 
-@keys_app.command("create")
-def create_key(
-    name: Annotated[str, typer.Argument(help="Who the key is for")],
-    database_url: DatabaseUrl = None,
-) -> None:
-    """Create a user API key and print it (it is stored hashed and not shown again)."""
+@contextmanager
+def _database_session(database_url: str | None) -> Iterator[Session]:
+    """A transaction on the (upgraded) database, for the key commands."""
     from sqlalchemy.orm import sessionmaker
 
     from api.database import upgrade_database
-    from api.keys import create_api_key
     from latency.database import create_db_engine
 
     engine = create_db_engine(_settings(database_url).database_url)
     try:
         upgrade_database(engine)
         with sessionmaker(engine).begin() as session:
-            typer.echo(create_api_key(session, name))
+            yield session
     finally:
         engine.dispose()
+
+
+@keys_app.command("create")
+def create_key(
+    name: Annotated[str, typer.Argument(help="Who the key is for")],
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Create a user API key and print it (it is stored hashed and not shown again)."""
+    from api.keys import create_api_key
+
+    with _database_session(database_url) as session:
+        typer.echo(create_api_key(session, name))
+
+
+@keys_app.command("list")
+def list_keys(database_url: DatabaseUrl = None) -> None:
+    """Every key: id, name, creation time and whether it was revoked."""
+    from api.keys import list_api_keys
+
+    with _database_session(database_url) as session:
+        for key in list_api_keys(session):
+            state = f"revoked {key.revoked_at:%Y-%m-%d %H:%M}" if key.revoked_at else "active"
+            typer.echo(f"{key.id}\t{key.name}\tcreated {key.created_at:%Y-%m-%d %H:%M}\t{state}")
+
+
+@keys_app.command("revoke")
+def revoke_key(
+    key_id: Annotated[int, typer.Argument(help="Key id (see `edgenas keys list`)")],
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Revoke a key: requests carrying it get 401 from now on."""
+    from api.keys import revoke_api_key
+
+    with _database_session(database_url) as session:
+        if not revoke_api_key(session, key_id):
+            raise fail(f"no active key with id {key_id}")
+    typer.echo(f"revoked key {key_id}")

@@ -14,6 +14,7 @@ import threading
 from pathlib import Path
 from typing import Protocol
 
+from latency.bench import QuietCheck, measure
 from latency.protocol import MeasurementResult, MeasurementSettings
 
 DEVICE_DIR = "/data/local/tmp/edgenas"
@@ -53,11 +54,10 @@ class OnnxRuntimeBackend:
                 f"this onnxruntime offers {available}"
             )
         self.provider = provider
+        self.quiet = QuietCheck()  # learns this machine's usual speed over the agent's life
 
     def measure(self, model: bytes, settings: MeasurementSettings) -> MeasurementResult:
-        from latency.bench import measure
-
-        return measure(model, settings, self.provider)
+        return measure(model, settings, self.provider, self.quiet)
 
     def facts(self) -> dict[str, object]:
         import os

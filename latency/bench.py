@@ -3,6 +3,12 @@
 Warm-up by count and by time, then rounds of timed single-batch runs. The reported median is
 the median of the round medians, the spread their range; when the coefficient of variation of
 all runs exceeds a threshold the whole measurement is repeated and the steadiest one kept.
+
+Machines slow down for seconds at a time for reasons outside the model (a process on the
+sibling hyper-thread, a noisy neighbour VM, thermal throttling): on the 2-core development VM,
+about a fifth of the time, by about 22%, for up to 7 s. A steady slow stretch is invisible in
+the model's own numbers, so a :class:`QuietCheck` times a fixed reference workload before and
+after every round; a round run while the machine was slow is waited out and repeated.
 Agent side: imports neither torch nor anything of the server.
 """
 
@@ -10,6 +16,7 @@ from __future__ import annotations
 
 import statistics
 import time
+from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
@@ -96,29 +103,108 @@ def time_onnx(model: bytes, *, threads: int = 1, runs: int = 50, warmup: int = 1
     return time_session(make_session(model, threads), runs=runs, warmup=warmup)
 
 
+class QuietCheck:
+    """Is this machine running at its usual speed right now?
+
+    Times a fixed single-threaded workload (small float32 matrix products: 48x48 stays below
+    OpenBLAS's threading threshold) and compares it with the machine's usual time: the median
+    of probes kept at most every ``spacing_seconds`` over the last ``window`` kept, i.e. several
+    minutes, longer than any slow stretch. (The fastest probe ever seen would not do: one lucky
+    probe would ratchet it down until every probe looked slow.) Slower than usual by more than
+    ``tolerance`` means something else is using the machine.
+    """
+
+    def __init__(self, window: int = 2000, spacing_seconds: float = 0.25) -> None:
+        self._recent: deque[float] = deque(maxlen=window)
+        self._spacing = spacing_seconds
+        self._last_kept = -float("inf")
+        self._matrix = np.random.default_rng(0).random((48, 48), dtype=np.float32)
+
+    @property
+    def baseline_ms(self) -> float:
+        return statistics.median(self._recent) if self._recent else float("inf")
+
+    def probe_ms(self) -> float:
+        """Fastest of three ~2 ms timings of the reference workload."""
+        timings = []
+        for _ in range(3):
+            start = time.perf_counter()
+            for _ in range(200):
+                self._matrix @ self._matrix
+            timings.append((time.perf_counter() - start) * 1000)
+        return min(timings)
+
+    def is_quiet(self, tolerance: float) -> bool:
+        probe = self.probe_ms()
+        now = time.monotonic()
+        if now - self._last_kept >= self._spacing:  # a steady sample of time, not of probes
+            self._recent.append(probe)
+            self._last_kept = now
+        return probe <= self.baseline_ms * (1 + tolerance)
+
+    def wait_until_quiet(self, tolerance: float, deadline: float) -> bool:
+        """Probe until the machine is quiet (True) or ``deadline`` passes (False)."""
+        while not self.is_quiet(tolerance):
+            if time.monotonic() >= deadline:
+                return False
+        return True
+
+
+def _quiet_round(
+    session: ort.InferenceSession,
+    feed: dict[str, np.ndarray],
+    settings: MeasurementSettings,
+    quiet: QuietCheck,
+    deadline: float,
+) -> tuple[list[float], int]:
+    """One round of timed runs with a quiet machine before and after, and how many attempts
+    ran on a busy machine (repeated; once ``deadline`` has passed the last one is kept)."""
+    disturbed = 0
+    while True:
+        quiet_before = quiet.wait_until_quiet(settings.quiet_tolerance, deadline)
+        batch = _timed_runs(session, feed, settings.runs)
+        if quiet_before and quiet.is_quiet(settings.quiet_tolerance):
+            return batch, disturbed
+        disturbed += 1
+        if time.monotonic() >= deadline:
+            return batch, disturbed
+
+
 def _one_measurement(
-    session: ort.InferenceSession, feed: dict[str, np.ndarray], settings: MeasurementSettings
-) -> tuple[list[float], list[float]]:
+    session: ort.InferenceSession,
+    feed: dict[str, np.ndarray],
+    settings: MeasurementSettings,
+    quiet: QuietCheck,
+) -> tuple[list[float], list[float], int]:
     warm_up(session, feed, settings.warmup_runs, settings.warmup_seconds)
+    deadline = time.monotonic() + settings.quiet_wait_seconds
     samples: list[float] = []
     round_medians: list[float] = []
+    disturbed = 0
     for _ in range(settings.rounds):
-        batch = _timed_runs(session, feed, settings.runs)
+        batch, thrown_away = _quiet_round(session, feed, settings, quiet, deadline)
         round_medians.append(statistics.median(batch))
         samples += batch
-    return samples, round_medians
+        disturbed += thrown_away
+    return samples, round_medians, disturbed
 
 
 def measure(
-    model: bytes, settings: MeasurementSettings, provider: str = "CPUExecutionProvider"
+    model: bytes,
+    settings: MeasurementSettings,
+    provider: str = "CPUExecutionProvider",
+    quiet: QuietCheck | None = None,
 ) -> MeasurementResult:
-    """The full protocol on one model: warm-up, rounds, re-measure while too noisy."""
+    """The full protocol on one model: warm-up, rounds, re-measure while too noisy. Pass the
+    same ``quiet`` to every measurement of a process, so it knows the machine's usual speed."""
+    quiet = quiet or QuietCheck()
     session = make_session(model, settings.threads, [provider])
     feed = random_input(session)
     best: tuple[Timing, list[float]] | None = None
-    remeasures = 0
+    remeasures = disturbed = 0
     for attempt in range(settings.max_remeasures + 1):
-        samples, round_medians = _one_measurement(session, feed, settings)
+        samples, round_medians, thrown_away = _one_measurement(session, feed, settings, quiet)
+        disturbed += thrown_away
         timing = Timing.from_samples(samples)
         if best is None or timing.cv < best[0].cv:
             best = (timing, round_medians)
@@ -134,6 +220,7 @@ def measure(
         rounds=len(round_medians),
         spread_ms=max(round_medians) - min(round_medians),
         remeasures=remeasures,
+        disturbed_rounds=disturbed,
         threads=settings.threads,
         provider=provider,
     )

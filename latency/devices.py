@@ -22,6 +22,10 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def new_device_token() -> str:
+    return "edev_" + secrets.token_urlsafe(32)
+
+
 def register_device(
     session: Session,
     *,
@@ -32,7 +36,7 @@ def register_device(
     facts: dict[str, Any] | None = None,
 ) -> tuple[Device, str]:
     """Create a device; returns it with its token, which is never stored or shown again."""
-    token = "edev_" + secrets.token_urlsafe(32)
+    token = new_device_token()
     device = Device(
         name=name,
         kind=kind,
@@ -71,6 +75,13 @@ def list_devices(session: Session) -> list[Device]:
 def delete_device(session: Session, device_id: int) -> None:
     """Remove a device (its token stops working; its tasks and records go with it)."""
     session.delete(get_device(session, device_id))
+
+
+def rotate_token(session: Session, device: Device) -> str:
+    """Give ``device`` a new token; the old one stops working at once (a lost phone)."""
+    token = new_device_token()
+    device.token_hash = hash_token(token)
+    return token
 
 
 def authenticate_device(session: Session, token: str) -> Device | None:

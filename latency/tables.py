@@ -108,6 +108,7 @@ class LatencyRecord(LatencyBase):
     rounds: Mapped[int]
     spread_ms: Mapped[float]
     remeasures: Mapped[int]
+    disturbed_rounds: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     threads: Mapped[int]
     provider: Mapped[str] = mapped_column(String(100))
     device_facts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

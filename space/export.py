@@ -2,7 +2,8 @@
 
 The TorchScript exporter (``dynamo=False``) is the default: on this project's 2-core machines it
 exports a small network in well under a second, while torch 2.13's dynamo exporter takes several
-seconds for the same graph (``benchmarks/space.py`` measures both). Both remain selectable.
+seconds for the same graph (``benchmarks/reference_networks.py`` measures both). Both remain
+selectable.
 """
 
 from __future__ import annotations

@@ -7,7 +7,14 @@ from sqlalchemy.orm import Session
 
 from api.deps import in_transaction, require_user
 from api.schemas import DeviceCreate, DeviceCreated, DeviceOut
-from latency.devices import delete_device, get_device, is_online, list_devices, register_device
+from latency.devices import (
+    delete_device,
+    get_device,
+    is_online,
+    list_devices,
+    register_device,
+    rotate_token,
+)
 from latency.tables import Device
 
 router = APIRouter(prefix="/v1/devices", tags=["devices"], dependencies=[Depends(require_user)])
@@ -44,3 +51,15 @@ async def remove(device_id: int, request: Request) -> Response:
     """Delete a device: its token stops working, its tasks and records go."""
     await in_transaction(request, lambda s: delete_device(s, device_id))
     return Response(status_code=204)
+
+
+@router.post("/{device_id}/token", response_model=DeviceCreated)
+async def new_token(device_id: int, request: Request) -> DeviceCreated:
+    """Revoke the device's token and issue a new one (shown only this once)."""
+
+    def work(session: Session) -> DeviceCreated:
+        device = get_device(session, device_id)
+        token = rotate_token(session, device)
+        return DeviceCreated(**device_out(device).model_dump(), token=token)
+
+    return await in_transaction(request, work)

@@ -10,6 +10,7 @@ import httpx
 import onnxruntime as ort
 import pytest
 
+from api.latency_client import measure_latency
 from api.settings import Settings
 from tests.databases import BACKENDS, database_url
 from tests.server import make_api_key, running_server
@@ -129,6 +130,15 @@ def test_tokens_are_scoped(server: Server) -> None:
     assert anonymous.json()["error"]["code"] == "unauthorized"
 
 
+def test_a_rotated_device_token_replaces_the_old_one(server: Server) -> None:
+    device_id, old = server.register("cpu-1")
+    rotated = server.user.post(f"/v1/devices/{device_id}/token")
+    assert rotated.status_code == 200, rotated.text
+    new = server.device_client(rotated.json()["token"])
+    assert old.post("/v1/agent/heartbeat", json={}).status_code == 401
+    assert new.post("/v1/agent/heartbeat", json={}).status_code == 204
+
+
 def test_bad_input_gets_clear_4xx(server: Server) -> None:
     server.register("cpu-1")
     bad_arch = server.user.post(
@@ -208,3 +218,45 @@ def test_expired_lease_goes_to_another_agent(backend: str, tmp_path: Path) -> No
                 f"/v1/agent/tasks/{task_id}/result", json={"agent_id": "vanished", "result": RESULT}
             )
             assert late.status_code == 409
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_client_waits_past_the_servers_long_poll_ceiling(backend: str, tmp_path: Path) -> None:
+    """The server answers each long-poll within 0.2 s; the client keeps polling until done."""
+    import threading
+
+    with database_url(backend, tmp_path) as url:
+        key = make_api_key(url)
+        settings = Settings(database_url=url, max_wait_seconds=0.2)
+        polled_twice = threading.Event()
+        answers: list[httpx.Response] = []
+
+        def count(response: httpx.Response) -> None:
+            answers.append(response)
+            if len(answers) >= 2:
+                polled_twice.set()
+
+        with (
+            running_server(settings) as base,
+            httpx.Client(
+                base_url=base,
+                headers={"Authorization": f"Bearer {key}"},
+                event_hooks={"response": [count]},
+            ) as user,
+        ):
+            _, agent = Server(base, user).register("cpu-1")
+            outcome: list[dict] = []
+            waiter = threading.Thread(
+                target=lambda: outcome.append(
+                    measure_latency(user, {"arch": ARCH, "device": "cpu-1"}, wait_seconds=120)
+                )
+            )
+            answers.clear()
+            waiter.start()
+            assert polled_twice.wait(timeout=60)  # the first answer was still 'pending'
+            task = agent.post("/v1/agent/tasks/lease", json={"agent_id": "a1"}).json()
+            agent.post(
+                f"/v1/agent/tasks/{task['id']}/result", json={"agent_id": "a1", "result": RESULT}
+            )
+            waiter.join(timeout=60)
+    assert outcome[0]["status"] == "done" and outcome[0]["record"]["median_ms"] == 1.5

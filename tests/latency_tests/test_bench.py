@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
-from latency.bench import Timing, measure, time_onnx
+from latency.bench import QuietCheck, Timing, measure, time_onnx
 from latency.protocol import MeasurementSettings
 from space.export import export_onnx_bytes
 from space.references import reference_arch
@@ -48,6 +50,29 @@ def test_noisy_measurements_are_repeated_up_to_the_limit() -> None:
         runs=3, rounds=1, warmup_runs=0, warmup_seconds=0.0, cv_threshold=1e-9, max_remeasures=2
     )
     assert measure(model, settings).remeasures == 2
+
+
+def test_the_quiet_check_learns_the_usual_speed_and_flags_slower_probes() -> None:
+    check = QuietCheck(spacing_seconds=0)
+    assert check.is_quiet(0.05) and check.baseline_ms > 0  # the first probe is the baseline
+    usual = check.baseline_ms
+    check._recent.extend([usual / 2] * 20)  # as if the machine had been twice as fast
+    assert not check.is_quiet(0.05)
+    assert not check.wait_until_quiet(0.05, deadline=time.monotonic())
+    check._recent.append(usual / 100)  # a freak fast probe does not move the baseline
+    assert check.baseline_ms == usual / 2
+
+
+def test_rounds_on_a_busy_machine_are_repeated_until_the_wait_runs_out() -> None:
+    busy = QuietCheck()
+    busy._recent.extend([1.0] * 100)
+    busy.probe_ms = lambda: 2.0  # type: ignore[method-assign]  # never calms down
+    model = export_onnx_bytes(reference_arch("shufflenet_v2_x0_5"))
+    settings = MeasurementSettings(
+        runs=3, rounds=2, warmup_runs=0, warmup_seconds=0.0, quiet_wait_seconds=0.3
+    )
+    result = measure(model, settings, quiet=busy)
+    assert result.disturbed_rounds >= 1 and result.runs == 6
 
 
 def test_a_broken_model_raises_instead_of_hanging() -> None:

@@ -1,10 +1,11 @@
 """Reference networks: params, MACs, ONNX export time (both exporters), ONNX Runtime latency.
 
-Prints a table and writes JSON (default ``benchmarks/results/space.json``). Latency is the
-median of interleaved rounds (rounds x runs, batch 1) with the spread of the round medians, so
-background load on a shared machine shows up as spread rather than as a wrong figure.
+Prints a table and writes JSON (default ``benchmarks/results/reference_networks.json``).
+Latency is the median of interleaved rounds (rounds x runs, batch 1) with the spread of the
+round medians, so background load on a shared machine shows up as spread rather than as a
+wrong figure.
 
-    python benchmarks/space.py [--runs 50] [--rounds 3] [--skip-dynamo] [--out FILE]
+    python benchmarks/reference_networks.py [--runs 50] [--rounds 3] [--skip-dynamo] [--out FILE]
 """
 
 from __future__ import annotations
@@ -13,12 +14,8 @@ import argparse
 import json
 import logging
 import statistics
-import sys
 import time
 from pathlib import Path
-
-# This script is named after the package it measures: keep its own folder from shadowing it.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).parent.resolve()]
 
 from rich.console import Console
 from rich.table import Table
@@ -68,7 +65,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--skip-dynamo", action="store_true")
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/space.json"))
+    parser.add_argument(
+        "--out", type=Path, default=Path("benchmarks/results/reference_networks.json")
+    )
     args = parser.parse_args()
     logging.getLogger("torch").setLevel(logging.ERROR)
 
