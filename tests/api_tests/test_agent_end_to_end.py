@@ -114,20 +114,9 @@ def test_register_measure_and_hit_the_cache(stack: Stack, tmp_path: Path) -> Non
     try:
         registered = agent.stdout.readline()  # blocks until the agent has registered
         assert "registered device 'laptop'" in registered, registered
-        measured = cli(
-            "latency",
-            "measure",
-            ARCH,
-            "--device",
-            "laptop",
-            "--server",
-            base,
-            "--api-key",
-            key,
-            "--runs",
-            "20",
-            "--json",
-        )
+        measure = ["latency", "measure", ARCH, "--device", "laptop", "--runs", "20"]
+        measure += ["--server", base, "--api-key", key]
+        measured = cli(*measure, "--json")
         assert measured.returncode == 0, measured.stderr
         agent_output = agent.communicate(timeout=120)[0]
     finally:
@@ -139,19 +128,7 @@ def test_register_measure_and_hit_the_cache(stack: Stack, tmp_path: Path) -> Non
     assert result["record"]["device_facts"]["onnxruntime"]
     assert oct(config.stat().st_mode & 0o777) == "0o600"
     assert agent.returncode == 0 and "1 measured" in agent_output
-    cached = cli(
-        "latency",
-        "measure",
-        ARCH,
-        "--device",
-        "laptop",
-        "--server",
-        base,
-        "--api-key",
-        key,
-        "--runs",
-        "20",
-    )
+    cached = cli(*measure)
     assert cached.returncode == 0 and "(cached)" in cached.stdout
 
 
