@@ -1,0 +1,262 @@
+"""Search strategies as Optuna samplers: Optuna's own, configured, plus the two it lacks.
+
+- ``random``, ``tpe``, ``nsga2``, ``nsga3``: Optuna's samplers.
+- ``evolution``: regularized (aging) evolution (Real et al. 2019): the population is the
+  ``population_size`` most recent finished trials; a tournament of ``sample_size`` picks a
+  parent; the child differs from it in exactly one dimension.
+- ``rl``: MnasNet's controller as REINFORCE: a categorical policy per dimension, trained by
+  policy gradient on the reward with a moving-average baseline.
+
+Both custom samplers are pure functions of the study's finished trials (taken in trial-number
+order) and their seed, so a resumed study continues where it stopped and the same seed gives
+the same proposals. Constraints (Optuna's ``constraints_func``) rank infeasible trials below
+feasible ones, by total violation, instead of dropping them.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import optuna
+from optuna.distributions import BaseDistribution, CategoricalDistribution
+from optuna.samplers._base import _CONSTRAINTS_KEY, _process_constraints_after_trial
+from optuna.study import StudyDirection
+from optuna.trial import FrozenTrial, TrialState
+
+Choice = str | int | float | bool
+Dimensions = Mapping[str, Sequence[Choice]]
+ConstraintsFunc = Callable[[FrozenTrial], Sequence[float]]
+STRATEGIES = ("random", "tpe", "nsga2", "nsga3", "evolution", "rl")
+
+
+def make_sampler(
+    strategy: str,
+    dimensions: Dimensions,
+    *,
+    seed: int,
+    multi_objective: bool,
+    settings: Mapping[str, Any] | None = None,
+    constraints_func: ConstraintsFunc | None = None,
+) -> optuna.samplers.BaseSampler:
+    """The sampler a job's ``strategy`` names, with its ``settings``; a clear error otherwise."""
+    options = dict(settings or {})
+    try:
+        if strategy == "random":
+            return optuna.samplers.RandomSampler(seed=seed, **options)
+        if strategy == "tpe":
+            options.setdefault("multivariate", True)
+            options.setdefault("n_startup_trials", 10)
+            return optuna.samplers.TPESampler(
+                seed=seed, constraints_func=constraints_func, **options
+            )
+        if strategy == "nsga2":
+            return optuna.samplers.NSGAIISampler(
+                seed=seed, constraints_func=constraints_func, **options
+            )
+        if strategy == "nsga3":
+            with warnings.catch_warnings():  # "experimental" since Optuna 3.2; we pin >= 4
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return optuna.samplers.NSGAIIISampler(
+                    seed=seed, constraints_func=constraints_func, **options
+                )
+        if strategy == "evolution":
+            return RegularizedEvolutionSampler(
+                dimensions, seed=seed, constraints_func=constraints_func, **options
+            )
+        if strategy == "rl":
+            if multi_objective:
+                raise ValueError("strategy 'rl' optimises one reward: use mode 'mnas'")
+            return PolicyGradientSampler(
+                dimensions, seed=seed, constraints_func=constraints_func, **options
+            )
+    except TypeError as exc:  # an unknown setting name
+        raise ValueError(f"strategy {strategy!r}: {exc}") from None
+    raise ValueError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
+
+
+class _DimensionSampler(optuna.samplers.BaseSampler):
+    """Shared plumbing: the space's dimensions as categorical distributions, seeded random
+    fallback, constraint bookkeeping and the ranking of finished trials."""
+
+    def __init__(
+        self, dimensions: Dimensions, seed: int, constraints_func: ConstraintsFunc | None
+    ) -> None:
+        if not dimensions:
+            raise ValueError("the search space has no dimensions to search")
+        self._space = {
+            name: CategoricalDistribution(list(choices)) for name, choices in dimensions.items()
+        }
+        self._seed = seed
+        self._rng = np.random.RandomState(seed)
+        self._constraints_func = constraints_func
+
+    def reseed_rng(self) -> None:
+        self._rng.seed(self._seed)
+
+    def infer_relative_search_space(
+        self, study: optuna.Study, trial: FrozenTrial
+    ) -> dict[str, BaseDistribution]:
+        return dict(self._space)
+
+    def sample_independent(
+        self,
+        study: optuna.Study,
+        trial: FrozenTrial,
+        param_name: str,
+        param_distribution: BaseDistribution,
+    ) -> Any:
+        return optuna.samplers.RandomSampler(seed=self._rng.randint(2**31)).sample_independent(
+            study, trial, param_name, param_distribution
+        )
+
+    def _random(self) -> dict[str, Choice]:
+        return {
+            name: dist.choices[self._rng.randint(len(dist.choices))]
+            for name, dist in self._space.items()
+        }
+
+    def _finished(self, study: optuna.Study) -> list[FrozenTrial]:
+        """Completed trials that carry every dimension, in trial-number order."""
+        trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        return sorted(
+            (t for t in trials if all(name in t.params for name in self._space)),
+            key=lambda t: t.number,
+        )
+
+    def after_trial(
+        self,
+        study: optuna.Study,
+        trial: FrozenTrial,
+        state: TrialState,
+        values: Sequence[float] | None,
+    ) -> None:
+        if self._constraints_func is not None:
+            _process_constraints_after_trial(self._constraints_func, study, trial, state)
+
+
+def violation(trial: FrozenTrial) -> float:
+    """Total constraint violation (0 when feasible or unconstrained)."""
+    return float(sum(max(0.0, c) for c in trial.system_attrs.get(_CONSTRAINTS_KEY, ())))
+
+
+def _signed(study: optuna.Study, values: Sequence[float]) -> tuple[float, ...]:
+    """Objective values turned so that larger is better for every objective."""
+    return tuple(
+        v if d == StudyDirection.MAXIMIZE else -v
+        for v, d in zip(values, study.directions, strict=True)
+    )
+
+
+def _dominates(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
+    return all(x >= y for x, y in zip(a, b, strict=True)) and a != b
+
+
+def tournament_winner(study: optuna.Study, contenders: Sequence[FrozenTrial]) -> FrozenTrial:
+    """Feasible before infeasible (least violation first); then, among the feasible, the best
+    value (one objective) or the fewest contenders dominating it (several)."""
+    least = min(violation(t) for t in contenders)
+    pool = [t for t in contenders if violation(t) == least]
+    scored = [(_signed(study, t.values), t) for t in pool]
+    if len(study.directions) == 1:
+        return max(scored, key=lambda pair: pair[0][0])[1]
+    return min(scored, key=lambda pair: sum(_dominates(other, pair[0]) for other, _ in scored))[1]
+
+
+class RegularizedEvolutionSampler(_DimensionSampler):
+    """Aging evolution: tournament selection from the most recent trials, one-dimension
+    mutation. Until ``population_size`` trials have finished, proposals are random."""
+
+    def __init__(
+        self,
+        dimensions: Dimensions,
+        *,
+        seed: int = 0,
+        population_size: int = 20,
+        sample_size: int = 5,
+        constraints_func: ConstraintsFunc | None = None,
+    ) -> None:
+        if not 2 <= sample_size <= population_size:
+            raise ValueError(
+                f"evolution needs 2 <= sample_size <= population_size, got {sample_size} "
+                f"and {population_size}"
+            )
+        super().__init__(dimensions, seed, constraints_func)
+        self.population_size = population_size
+        self.sample_size = sample_size
+        self._mutable = [name for name, dist in self._space.items() if len(dist.choices) > 1]
+
+    def sample_relative(
+        self, study: optuna.Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
+    ) -> dict[str, Any]:
+        finished = self._finished(study)
+        if len(finished) < self.population_size:
+            return self._random()
+        population = finished[-self.population_size :]  # the oldest die: aging
+        picks = self._rng.choice(len(population), self.sample_size, replace=False)
+        parent = tournament_winner(study, [population[i] for i in sorted(picks)])
+        child = {name: parent.params[name] for name in self._space}
+        if self._mutable:
+            name = self._mutable[self._rng.randint(len(self._mutable))]
+            others = [c for c in self._space[name].choices if c != child[name]]
+            child[name] = others[self._rng.randint(len(others))]
+        return child
+
+
+class PolicyGradientSampler(_DimensionSampler):
+    """REINFORCE over independent categorical choices, one softmax per dimension.
+
+    After each finished trial (in trial-number order) the logits move by
+    ``learning_rate * (reward - baseline) * (onehot(choice) - softmax)``; the baseline is an
+    exponential moving average of the reward (``baseline_decay``), which is what MnasNet's
+    controller subtracts too. Infeasible trials count with their reward minus their
+    violation. The policy is rebuilt from the study at each proposal, so it survives restarts.
+    """
+
+    def __init__(
+        self,
+        dimensions: Dimensions,
+        *,
+        seed: int = 0,
+        learning_rate: float = 0.5,
+        baseline_decay: float = 0.9,
+        constraints_func: ConstraintsFunc | None = None,
+    ) -> None:
+        if learning_rate <= 0 or not 0 <= baseline_decay < 1:
+            raise ValueError("rl needs learning_rate > 0 and 0 <= baseline_decay < 1")
+        super().__init__(dimensions, seed, constraints_func)
+        self.learning_rate = learning_rate
+        self.baseline_decay = baseline_decay
+
+    def policy(self, study: optuna.Study) -> dict[str, np.ndarray]:
+        """Choice probabilities per dimension after learning from every finished trial."""
+        logits = {name: np.zeros(len(dist.choices)) for name, dist in self._space.items()}
+        baseline: float | None = None
+        for trial in self._finished(study):
+            if len(trial.values) != 1:
+                continue
+            reward = _signed(study, trial.values)[0] - violation(trial)
+            baseline = reward if baseline is None else baseline
+            advantage = reward - baseline
+            for name, dist in self._space.items():
+                probs = _softmax(logits[name])
+                chosen = np.zeros_like(probs)
+                chosen[dist.choices.index(trial.params[name])] = 1.0
+                logits[name] += self.learning_rate * advantage * (chosen - probs)
+            baseline = self.baseline_decay * baseline + (1 - self.baseline_decay) * reward
+        return {name: _softmax(values) for name, values in logits.items()}
+
+    def sample_relative(
+        self, study: optuna.Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
+    ) -> dict[str, Any]:
+        return {
+            name: self._space[name].choices[self._rng.choice(len(probs), p=probs)]
+            for name, probs in self.policy(study).items()
+        }
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = np.exp(logits - logits.max())
+    return shifted / shifted.sum()
