@@ -1,0 +1,97 @@
+"""Pareto utilities: non-dominated sorting, hypervolume and the front over time.
+
+Points are objective vectors; ``maximize[i]`` says which way objective ``i`` improves
+(accuracy up, latency down). The hypervolume is the volume dominated by the points and bounded
+by a reference point that every counted point must strictly beat; EdgeNAS's reference for
+(accuracy, latency per device, ...) is accuracy 0 and, for each cost, the search's own bound
+(the latency target, or 2x the largest value seen when there is none): see
+:func:`reference_point`. Points that do not beat it add nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from optuna._hypervolume import compute_hypervolume  # exact (WFG above 2 objectives)
+
+Point = Sequence[float]
+
+
+def _as_minimization(points: Sequence[Point], maximize: Sequence[bool]) -> np.ndarray:
+    signs = np.array([-1.0 if up else 1.0 for up in maximize])
+    array = np.asarray(points, dtype=float).reshape(len(points), len(maximize))
+    return array * signs
+
+
+def dominates(a: Point, b: Point, maximize: Sequence[bool]) -> bool:
+    """``a`` is at least as good as ``b`` everywhere and better somewhere."""
+    x, y = _as_minimization([a, b], maximize)
+    return bool(np.all(x <= y) and np.any(x < y))
+
+
+def non_dominated_sort(points: Sequence[Point], maximize: Sequence[bool]) -> list[list[int]]:
+    """Indices of ``points`` by front: front 0 is the Pareto front, front 1 what is left
+    dominated only by front 0, and so on (Deb et al.'s fast non-dominated sort)."""
+    values = _as_minimization(points, maximize)
+    count = len(values)
+    dominated_by = [0] * count
+    dominating: list[list[int]] = [[] for _ in range(count)]
+    for i in range(count):
+        better = np.all(values[i] <= values, axis=1) & np.any(values[i] < values, axis=1)
+        dominating[i] = np.flatnonzero(better).tolist()
+        for j in dominating[i]:
+            dominated_by[j] += 1
+    fronts: list[list[int]] = []
+    current = [i for i in range(count) if dominated_by[i] == 0]
+    while current:
+        fronts.append(current)
+        following = []
+        for i in current:
+            for j in dominating[i]:
+                dominated_by[j] -= 1
+                if dominated_by[j] == 0:
+                    following.append(j)
+        current = sorted(following)
+    return fronts
+
+
+def pareto_front(points: Sequence[Point], maximize: Sequence[bool]) -> list[int]:
+    """Indices of the non-dominated points."""
+    return non_dominated_sort(points, maximize)[0] if len(points) else []
+
+
+def reference_point(
+    maximize: Sequence[bool], cost_bounds: Sequence[float | None], seen: Sequence[Point]
+) -> list[float]:
+    """0 for each maximized objective (accuracy); for each minimized one its bound, or 2x the
+    largest value seen when it has none."""
+    largest = np.asarray(seen, dtype=float).max(axis=0) if len(seen) else None
+    reference = []
+    for i, up in enumerate(maximize):
+        if up:
+            reference.append(0.0)
+        elif cost_bounds[i] is not None:
+            reference.append(float(cost_bounds[i]))
+        else:
+            reference.append(2.0 * float(largest[i]) if largest is not None else 1.0)
+    return reference
+
+
+def hypervolume(points: Sequence[Point], maximize: Sequence[bool], reference: Point) -> float:
+    """Volume dominated by ``points`` inside the box bounded by ``reference``."""
+    if not len(points):
+        return 0.0
+    values = _as_minimization(points, maximize)
+    bound = _as_minimization([reference], maximize)[0]
+    inside = values[np.all(values < bound, axis=1)]
+    if not len(inside):
+        return 0.0
+    return float(compute_hypervolume(inside, bound))
+
+
+def hypervolume_over_time(
+    points: Sequence[Point], maximize: Sequence[bool], reference: Point
+) -> list[float]:
+    """Hypervolume of the first 1, 2, ..., n points (in the order the trials finished)."""
+    return [hypervolume(points[: n + 1], maximize, reference) for n in range(len(points))]
