@@ -9,26 +9,25 @@
 
 Both custom samplers are pure functions of the study's finished trials (taken in trial-number
 order) and their seed, so a resumed study continues where it stopped and the same seed gives
-the same proposals. Constraints (Optuna's ``constraints_func``) rank infeasible trials below
-feasible ones, by total violation, instead of dropping them.
+the same proposals. Constraints are set on each trial (``Trial.set_constraint``, Optuna 5's
+API, which Optuna's own samplers read too); infeasible trials rank below feasible ones, by
+total violation, instead of being dropped.
 """
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import optuna
 from optuna.distributions import BaseDistribution, CategoricalDistribution
-from optuna.samplers._base import _CONSTRAINTS_KEY, _process_constraints_after_trial
 from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
 Choice = str | int | float | bool
 Dimensions = Mapping[str, Sequence[Choice]]
-ConstraintsFunc = Callable[[FrozenTrial], Sequence[float]]
 STRATEGIES = ("random", "tpe", "nsga2", "nsga3", "evolution", "rl")
 
 
@@ -39,7 +38,6 @@ def make_sampler(
     seed: int,
     multi_objective: bool,
     settings: Mapping[str, Any] | None = None,
-    constraints_func: ConstraintsFunc | None = None,
 ) -> optuna.samplers.BaseSampler:
     """The sampler a job's ``strategy`` names, with its ``settings``; a clear error otherwise."""
     options = dict(settings or {})
@@ -49,29 +47,19 @@ def make_sampler(
         if strategy == "tpe":
             options.setdefault("multivariate", True)
             options.setdefault("n_startup_trials", 10)
-            return optuna.samplers.TPESampler(
-                seed=seed, constraints_func=constraints_func, **options
-            )
+            return optuna.samplers.TPESampler(seed=seed, **options)
         if strategy == "nsga2":
-            return optuna.samplers.NSGAIISampler(
-                seed=seed, constraints_func=constraints_func, **options
-            )
+            return optuna.samplers.NSGAIISampler(seed=seed, **options)
         if strategy == "nsga3":
             with warnings.catch_warnings():  # "experimental" since Optuna 3.2; we pin >= 4
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                return optuna.samplers.NSGAIIISampler(
-                    seed=seed, constraints_func=constraints_func, **options
-                )
+                return optuna.samplers.NSGAIIISampler(seed=seed, **options)
         if strategy == "evolution":
-            return RegularizedEvolutionSampler(
-                dimensions, seed=seed, constraints_func=constraints_func, **options
-            )
+            return RegularizedEvolutionSampler(dimensions, seed=seed, **options)
         if strategy == "rl":
             if multi_objective:
                 raise ValueError("strategy 'rl' optimises one reward: use mode 'mnas'")
-            return PolicyGradientSampler(
-                dimensions, seed=seed, constraints_func=constraints_func, **options
-            )
+            return PolicyGradientSampler(dimensions, seed=seed, **options)
     except TypeError as exc:  # an unknown setting name
         raise ValueError(f"strategy {strategy!r}: {exc}") from None
     raise ValueError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
@@ -79,11 +67,9 @@ def make_sampler(
 
 class _DimensionSampler(optuna.samplers.BaseSampler):
     """Shared plumbing: the space's dimensions as categorical distributions, seeded random
-    fallback, constraint bookkeeping and the ranking of finished trials."""
+    fallback and the finished trials to learn from."""
 
-    def __init__(
-        self, dimensions: Dimensions, seed: int, constraints_func: ConstraintsFunc | None
-    ) -> None:
+    def __init__(self, dimensions: Dimensions, seed: int) -> None:
         if not dimensions:
             raise ValueError("the search space has no dimensions to search")
         self._space = {
@@ -91,7 +77,6 @@ class _DimensionSampler(optuna.samplers.BaseSampler):
         }
         self._seed = seed
         self._rng = np.random.RandomState(seed)
-        self._constraints_func = constraints_func
 
     def reseed_rng(self) -> None:
         self._rng.seed(self._seed)
@@ -126,20 +111,10 @@ class _DimensionSampler(optuna.samplers.BaseSampler):
             key=lambda t: t.number,
         )
 
-    def after_trial(
-        self,
-        study: optuna.Study,
-        trial: FrozenTrial,
-        state: TrialState,
-        values: Sequence[float] | None,
-    ) -> None:
-        if self._constraints_func is not None:
-            _process_constraints_after_trial(self._constraints_func, study, trial, state)
-
 
 def violation(trial: FrozenTrial) -> float:
     """Total constraint violation (0 when feasible or unconstrained)."""
-    return float(sum(max(0.0, c) for c in trial.system_attrs.get(_CONSTRAINTS_KEY, ())))
+    return float(sum(max(0.0, c) for c in trial.constraints.values()))
 
 
 def _signed(study: optuna.Study, values: Sequence[float]) -> tuple[float, ...]:
@@ -176,14 +151,13 @@ class RegularizedEvolutionSampler(_DimensionSampler):
         seed: int = 0,
         population_size: int = 20,
         sample_size: int = 5,
-        constraints_func: ConstraintsFunc | None = None,
     ) -> None:
         if not 2 <= sample_size <= population_size:
             raise ValueError(
                 f"evolution needs 2 <= sample_size <= population_size, got {sample_size} "
                 f"and {population_size}"
             )
-        super().__init__(dimensions, seed, constraints_func)
+        super().__init__(dimensions, seed)
         self.population_size = population_size
         self.sample_size = sample_size
         self._mutable = [name for name, dist in self._space.items() if len(dist.choices) > 1]
@@ -222,11 +196,10 @@ class PolicyGradientSampler(_DimensionSampler):
         seed: int = 0,
         learning_rate: float = 0.5,
         baseline_decay: float = 0.9,
-        constraints_func: ConstraintsFunc | None = None,
     ) -> None:
         if learning_rate <= 0 or not 0 <= baseline_decay < 1:
             raise ValueError("rl needs learning_rate > 0 and 0 <= baseline_decay < 1")
-        super().__init__(dimensions, seed, constraints_func)
+        super().__init__(dimensions, seed)
         self.learning_rate = learning_rate
         self.baseline_decay = baseline_decay
 

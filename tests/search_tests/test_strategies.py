@@ -6,7 +6,7 @@ from __future__ import annotations
 import optuna
 import pytest
 
-from search.strategies import STRATEGIES, PolicyGradientSampler, make_sampler
+from search.strategies import STRATEGIES, PolicyGradientSampler, make_sampler, tournament_winner
 from space.presets import search_space
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -115,3 +115,14 @@ def test_a_real_space_drives_a_sampler() -> None:
         arch = space.decode(assignment)
         study.tell(trial, -float(len(str(arch))))
     assert len({t.params["s0_op"] for t in study.trials}) > 1
+
+
+def test_tournaments_prefer_feasible_candidates_whatever_their_value() -> None:
+    study = optuna.create_study(direction="maximize")
+    for value, violation in ((0.99, 5.0), (0.5, 0.0), (0.98, 1.0)):
+        study.add_trial(
+            optuna.trial.create_trial(value=value, system_attrs={"constraints:params": violation})
+        )
+    assert tournament_winner(study, study.trials).value == 0.5
+    infeasible = [study.trials[0], study.trials[2]]
+    assert tournament_winner(study, infeasible).value == 0.98  # the smaller violation wins

@@ -1,0 +1,103 @@
+"""The search loop on real digits with real ONNX Runtime latency, in both modes."""
+
+from __future__ import annotations
+
+import optuna
+import pytest
+from optuna.distributions import CategoricalDistribution
+
+from latency.bench import time_onnx
+from search.data import load_dataset
+from search.engine import Constraints, SearchSettings, _stopper, create_study, run_search
+from search.objectives import MnasReward
+from search.pareto import dominates
+from search.train import ProxySettings
+from space import Arch
+from space.export import export_onnx_bytes
+from space.spaces import FactorizedSpace, StageChoices
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+TINY_SPACE = FactorizedSpace(
+    name="tiny",
+    stem=("conv_k3_c16_s2",),
+    head="head",
+    resolutions=(28,),
+    in_channels=1,
+    num_classes=10,
+    stages=(
+        StageChoices(channels=24, layers=1, stride=2, ops=("conv", "ds", "ir_e3"), kernels=(3, 5)),
+        StageChoices(channels=32, layers=1, stride=2, ops=("conv", "ir_e3"), widths=(0.75, 1.0)),
+    ),
+)
+PROXY = ProxySettings(epochs=2, batch_size=32, train_images=600, learning_rate=0.2)
+
+
+def onnx_latency(arch: Arch) -> dict[str, float]:
+    """Real latency: the exported model timed with ONNX Runtime on this CPU."""
+    return {"cpu": time_onnx(export_onnx_bytes(arch), runs=10, warmup=2).median_ms}
+
+
+@pytest.fixture(scope="module")
+def digits():
+    train, validation = load_dataset("mnist5k").split(0.1, seed=0)
+    return train, validation.subset(200, seed=0)
+
+
+def test_pareto_search_finds_a_non_dominated_front(digits) -> None:
+    settings = SearchSettings(
+        space=TINY_SPACE, devices=("cpu",), strategy="random", trials=5, proxy=PROXY
+    )
+    study = create_study(settings)
+    records = run_search(settings, *digits, onnx_latency, study=study)
+    assert len(records) == 5 and all(r.latency_ms["cpu"] > 0 for r in records)
+    assert all(0 <= r.accuracy <= 1 and r.params > 0 for r in records)
+    assert study.metric_names == ["accuracy", "latency_ms:cpu"]
+    front = study.best_trials
+    for member in front:
+        assert not any(dominates(o.values, member.values, (True, False)) for o in study.trials)
+
+
+def test_mnas_search_scores_the_reward_and_respects_constraints(digits) -> None:
+    reward = MnasReward.preset("soft", {"cpu": 0.05})
+    settings = SearchSettings(
+        space=TINY_SPACE,
+        devices=("cpu",),
+        mode="mnas",
+        reward=reward,
+        strategy="evolution",
+        strategy_settings={"population_size": 3, "sample_size": 2},
+        trials=4,
+        proxy=PROXY,
+        constraints=Constraints(max_params=1),
+        pruner="none",
+    )
+    records = run_search(settings, *digits, onnx_latency)
+    for record in records:
+        assert record.reward == pytest.approx(reward(record.accuracy, record.latency_ms))
+        assert record.feasible is False  # no network has a single parameter
+
+
+def test_pareto_candidates_dominated_by_the_front_stop_early() -> None:
+    settings = SearchSettings(space=TINY_SPACE, devices=("cpu",), trials=1, stop_margin=0.05)
+    study = create_study(settings)
+    study.add_trial(
+        optuna.trial.create_trial(
+            values=[0.95, 1.0],
+            params={},
+            distributions={},
+        )
+    )
+    trial = study.ask({"s0_op": CategoricalDistribution(["conv"])})
+    slower = _stopper(study, settings, trial, {"cpu": 2.0})
+    faster = _stopper(study, settings, trial, {"cpu": 0.5})
+    assert slower(0, 0.80) and not slower(0, 0.93)  # 0.93 is within the margin
+    assert not faster(0, 0.10)  # faster than the front: never dominated
+
+
+def test_bad_settings_are_refused() -> None:
+    with pytest.raises(ValueError, match="needs a reward"):
+        SearchSettings(space=TINY_SPACE, devices=("cpu",), mode="mnas")
+    with pytest.raises(ValueError, match="pruner 'magic'"):
+        SearchSettings(space=TINY_SPACE, devices=("cpu",), pruner="magic")
+    with pytest.raises(ValueError, match="at least one device"):
+        SearchSettings(space=TINY_SPACE, devices=())
