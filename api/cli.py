@@ -10,12 +10,14 @@ import typer
 
 from api.agent_commands import agent
 from api.latency_commands import app as latency_app
+from api.search_commands import app as search_app
 from api.server_commands import keys_app, serve
 from api.space_commands import app as space_app
 
 app = typer.Typer(help="EdgeNAS: hardware-aware neural architecture search.", no_args_is_help=True)
 app.add_typer(space_app, name="space")
 app.add_typer(latency_app, name="latency")
+app.add_typer(search_app, name="search")
 app.add_typer(keys_app, name="keys")
 app.command()(serve)
 app.command()(agent)

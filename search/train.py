@@ -28,6 +28,7 @@ from search.data import DataError, ImageDataset
 from space import Arch
 from space.builder import build_model
 
+MIN_ONE_CYCLE_STEPS = 8  # below this, one-cycle has no room for its phases: cosine instead
 EpochCallback = Callable[[int, float], bool]
 """Called with (epoch, validation accuracy) after each epoch; True stops the training."""
 
@@ -166,9 +167,12 @@ def evaluate_arch(
 def _schedule(
     optimizer: torch.optim.Optimizer, settings: ProxySettings, total_steps: int
 ) -> torch.optim.lr_scheduler.LRScheduler:
-    if settings.schedule == "onecycle":
+    if settings.schedule == "onecycle" and total_steps >= MIN_ONE_CYCLE_STEPS:
         return torch.optim.lr_scheduler.OneCycleLR(
-            optimizer, max_lr=settings.learning_rate, total_steps=total_steps, pct_start=0.25
+            optimizer,
+            max_lr=settings.learning_rate,
+            total_steps=total_steps,
+            pct_start=max(0.25, 2 / total_steps),  # each phase needs two steps or more
         )
     return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total_steps)
 

@@ -63,3 +63,8 @@ def test_out_of_range_settings_are_refused(field: str) -> None:
     bad = {"epochs": 0, "learning_rate": -1.0, "threads": 0, "schedule": "linear"}[field]
     with pytest.raises(ValueError, match=field):
         ProxySettings(**{field: bad})
+
+
+def test_a_proxy_too_short_for_one_cycle_still_trains(digits) -> None:
+    tiny = ProxySettings(epochs=1, batch_size=32, train_images=40, learning_rate=0.1)
+    assert 0 <= evaluate_arch(TINY, *digits, tiny).accuracy <= 1

@@ -1,0 +1,135 @@
+"""``edgenas search run``: a whole search in this process, latency timed here with ONNX
+Runtime (the device ``local``). Jobs on registered devices go through the server instead."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from api.client_options import fail
+
+app = typer.Typer(help="Architecture search.", no_args_is_help=True)
+LOCAL = "local"
+
+
+def _local_latency(runs: int):  # type: ignore[no-untyped-def]
+    """``Arch -> {"local": ms}``: the exported model timed with the agent's protocol."""
+    from latency.bench import QuietCheck, measure
+    from latency.protocol import MeasurementSettings
+    from space.export import export_onnx_bytes
+
+    quiet = QuietCheck()
+    settings = MeasurementSettings(runs=runs, rounds=3, quiet_wait_seconds=5)
+    cache: dict[str, float] = {}
+
+    def latency(arch):  # type: ignore[no-untyped-def]
+        if arch.hash not in cache:
+            model = export_onnx_bytes(arch)
+            cache[arch.hash] = measure(model, settings, quiet=quiet).median_ms
+        return {LOCAL: cache[arch.hash]}
+
+    return latency
+
+
+@app.command()
+def run(
+    space: Annotated[str, typer.Option(help="Search space preset")] = "mnasnet",
+    data: Annotated[str, typer.Option(help="mnist5k, an image folder or an .npz")] = "mnist5k",
+    device: Annotated[str, typer.Option(help="Only 'local' (this CPU) in-process")] = LOCAL,
+    mode: Annotated[str, typer.Option(help="pareto or mnas")] = "pareto",
+    target_ms: Annotated[
+        float | None, typer.Option(help="mnas mode: latency target T in ms")
+    ] = None,
+    reward: Annotated[str, typer.Option(help="mnas mode: soft or hard")] = "soft",
+    strategy: Annotated[str, typer.Option(help="random, tpe, nsga2, nsga3, evolution, rl")] = (
+        "tpe"
+    ),
+    trials: Annotated[int, typer.Option(min=1, max=10_000)] = 30,
+    seed: Annotated[int, typer.Option()] = 0,
+    epochs: Annotated[int, typer.Option(min=1, max=200, help="Proxy epochs")] = 3,
+    train_images: Annotated[int, typer.Option(min=10, help="Proxy training images")] = 4000,
+    latency_runs: Annotated[int, typer.Option(min=1, max=10_000)] = 50,
+    out: Annotated[Path | None, typer.Option(help="Write results.json and the plots here")] = None,
+) -> None:
+    """Search SPACE on DATA for accurate networks that are fast on this machine."""
+    import optuna
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+    from rich.table import Table
+
+    from search.data import DataError, load_dataset
+    from search.engine import SearchSettings, create_study, run_trial
+    from search.objectives import MnasReward
+    from search.results import front_of, summary, write_results
+    from search.train import ProxySettings
+    from space.presets import search_space
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # the progress bar says it all
+    if device != LOCAL:
+        raise fail(f"device {device!r}: in-process searches time on 'local' only")
+    try:
+        dataset = load_dataset(data)
+        chosen = search_space(space).with_task(
+            resolution=dataset.resolution,
+            in_channels=dataset.channels,
+            num_classes=len(dataset.classes),
+        )
+        mnas = None
+        if mode == "mnas":
+            if target_ms is None:
+                raise ValueError("mode 'mnas' needs --target-ms")
+            mnas = MnasReward.preset(reward, {LOCAL: target_ms})
+        settings = SearchSettings(
+            space=chosen,
+            devices=(LOCAL,),
+            mode=mode,  # type: ignore[arg-type]
+            reward=mnas,
+            strategy=strategy,
+            trials=trials,
+            seed=seed,
+            proxy=ProxySettings(epochs=epochs, train_images=train_images, seed=seed),
+        )
+        study = create_study(settings)
+    except (DataError, ValueError, KeyError) as exc:
+        raise fail(str(exc).strip("'\"")) from None
+    train, validation = dataset.split(0.2, seed)
+    latency = _local_latency(latency_runs)
+    console = Console()
+    records = []
+    columns = (
+        TextColumn("[bold]search"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.description}"),
+    )
+    with Progress(*columns, console=console) as progress:
+        task = progress.add_task("", total=trials)
+        for _ in range(trials):
+            record = run_trial(study, settings, train, validation, latency)
+            records.append(record)
+            best = max(r.accuracy for r in records)
+            progress.update(
+                task,
+                advance=1,
+                description=f"last {record.accuracy:.3f} @ {record.latency_ms[LOCAL]:.2f} ms, "
+                f"best accuracy {best:.3f}",
+            )
+    table = Table(title=f"Pareto front ({len(records)} trials)")
+    for column in ("#", "accuracy", "latency ms", "params", "MACs", "architecture"):
+        table.add_column(column, justify="left" if column == "architecture" else "right")
+    for member in front_of(records, (LOCAL,)):
+        table.add_row(
+            str(member.number),
+            f"{member.accuracy:.3f}",
+            f"{member.latency_ms[LOCAL]:.3f}",
+            f"{member.params:,}",
+            f"{member.macs / 1e6:.1f}M",
+            member.arch,
+        )
+    console.print(table)
+    console.print(f"hypervolume {summary(records, (LOCAL,))['hypervolume']:.4f}")
+    if out is not None:
+        for path in write_results(out, records, (LOCAL,)):
+            console.print(f"wrote {path}")

@@ -1,0 +1,104 @@
+"""A search's results: the trial records, the Pareto front, JSON and the front plot.
+
+The plot is written twice: ``pareto.html`` (plotly, with plotly.js embedded so it opens
+offline) and ``pareto.png`` (matplotlib). Both show every trial's accuracy against its latency
+on the first device, the front highlighted, stopped-early trials hollow.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+
+from search.engine import TrialRecord
+from search.pareto import hypervolume, pareto_front, reference_point
+
+
+def front_of(records: Sequence[TrialRecord], devices: Sequence[str]) -> list[TrialRecord]:
+    """Feasible, fully trained records that no other such record dominates, fastest first."""
+    pool = [r for r in records if r.feasible and not r.stopped_early and r.state == "complete"]
+    points = [(r.accuracy, *(r.latency_ms[d] for d in devices)) for r in pool]
+    members = [pool[i] for i in pareto_front(points, [True] + [False] * len(devices))]
+    return sorted(members, key=lambda r: r.latency_ms[devices[0]])
+
+
+def summary(records: Sequence[TrialRecord], devices: Sequence[str]) -> dict[str, object]:
+    front = front_of(records, devices)
+    points = [(r.accuracy, *(r.latency_ms[d] for d in devices)) for r in front]
+    maximize = [True] + [False] * len(devices)
+    reference = reference_point(maximize, [None] * len(maximize), points)
+    return {
+        "trial_count": len(records),
+        "stopped_early": sum(r.stopped_early for r in records),
+        "front": [asdict(r) for r in front],
+        "hypervolume": hypervolume(points, maximize, reference) if points else 0.0,
+        "reference_point": reference,
+    }
+
+
+def write_results(
+    folder: Path, records: Sequence[TrialRecord], devices: Sequence[str]
+) -> list[Path]:
+    """``results.json``, ``pareto.html`` and ``pareto.png`` in ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    results = folder / "results.json"
+    results.write_text(
+        json.dumps(
+            {
+                "devices": list(devices),
+                "trials": [asdict(r) for r in records],
+                **summary(records, devices),
+            },
+            indent=2,
+        )
+    )
+    return [results, *_plots(folder, records, devices[0])]
+
+
+def _plots(folder: Path, records: Sequence[TrialRecord], device: str) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import plotly.graph_objects as go
+
+    front = {r.number for r in front_of(records, [device])}
+    groups = {
+        "Pareto front": [r for r in records if r.number in front],
+        "trained": [r for r in records if r.number not in front and not r.stopped_early],
+        "stopped early": [r for r in records if r.stopped_early],
+    }
+    figure = go.Figure()
+    for name, members in groups.items():
+        figure.add_trace(
+            go.Scatter(
+                x=[r.latency_ms[device] for r in members],
+                y=[r.accuracy for r in members],
+                mode="markers",
+                name=name,
+                text=[f"#{r.number} {r.arch}" for r in members],
+                marker={"symbol": "circle-open" if name == "stopped early" else "circle"},
+            )
+        )
+    figure.update_layout(xaxis_title=f"latency on {device} (ms)", yaxis_title="accuracy")
+    html = folder / "pareto.html"
+    figure.write_html(html, include_plotlyjs=True)
+
+    axes = plt.figure(figsize=(7, 4.5)).gca()
+    for name, members in groups.items():
+        axes.scatter(
+            [r.latency_ms[device] for r in members],
+            [r.accuracy for r in members],
+            label=name,
+            facecolors="none" if name == "stopped early" else None,
+            edgecolors="grey" if name == "stopped early" else None,
+        )
+    axes.set_xlabel(f"latency on {device} (ms)")
+    axes.set_ylabel("accuracy")
+    axes.legend()
+    png = folder / "pareto.png"
+    axes.figure.savefig(png, dpi=120, bbox_inches="tight")
+    plt.close(axes.figure)
+    return [html, png]
