@@ -62,7 +62,7 @@ def run(
     from search.data import DataError, load_dataset
     from search.engine import SearchSettings, create_study, run_trial
     from search.objectives import MnasReward
-    from search.results import front_of, summary, write_results
+    from search.results import summary, write_results
     from search.train import ProxySettings
     from space.presets import search_space
 
@@ -119,17 +119,18 @@ def run(
     table = Table(title=f"Pareto front ({len(records)} trials)")
     for column in ("#", "accuracy", "latency ms", "params", "MACs", "architecture"):
         table.add_column(column, justify="left" if column == "architecture" else "right")
-    for member in front_of(records, (LOCAL,)):
+    result = summary(records, (LOCAL,))
+    for member in result["front"]:  # type: ignore[union-attr]
         table.add_row(
-            str(member.number),
-            f"{member.accuracy:.3f}",
-            f"{member.latency_ms[LOCAL]:.3f}",
-            f"{member.params:,}",
-            f"{member.macs / 1e6:.1f}M",
-            member.arch,
+            str(member["number"]),
+            f"{member['accuracy']:.3f}",
+            f"{member['latency_ms'][LOCAL]:.3f}",
+            f"{member['params']:,}",
+            f"{member['macs'] / 1e6:.1f}M",
+            member["arch"],
         )
     console.print(table)
-    console.print(f"hypervolume {summary(records, (LOCAL,))['hypervolume']:.4f}")
+    console.print(f"hypervolume {result['hypervolume']:.4f}")
     if out is not None:
         for path in write_results(out, records, (LOCAL,)):
             console.print(f"wrote {path}")

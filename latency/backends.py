@@ -5,6 +5,8 @@ Agent side: no torch, no server libraries.
 
 from __future__ import annotations
 
+import os
+import platform
 import re
 import shlex
 import statistics
@@ -13,6 +15,8 @@ import tempfile
 import threading
 from pathlib import Path
 from typing import Protocol
+
+import onnxruntime as ort
 
 from latency.bench import QuietCheck, measure
 from latency.protocol import MeasurementResult, MeasurementSettings
@@ -45,8 +49,6 @@ class OnnxRuntimeBackend:
     name = "onnxruntime"
 
     def __init__(self, provider: str = "CPUExecutionProvider") -> None:
-        import onnxruntime as ort
-
         available = ort.get_available_providers()
         if provider not in available:
             raise ValueError(
@@ -60,11 +62,6 @@ class OnnxRuntimeBackend:
         return measure(model, settings, self.provider, self.quiet)
 
     def facts(self) -> dict[str, object]:
-        import os
-        import platform
-
-        import onnxruntime as ort
-
         return {
             "cpu": platform.processor() or platform.machine(),
             "cores": os.cpu_count(),

@@ -26,6 +26,8 @@ from optuna.distributions import BaseDistribution, CategoricalDistribution
 from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
+from search.pareto import dominates
+
 Choice = str | int | float | bool
 Dimensions = Mapping[str, Sequence[Choice]]
 STRATEGIES = ("random", "tpe", "nsga2", "nsga3", "evolution", "rl")
@@ -125,19 +127,15 @@ def _signed(study: optuna.Study, values: Sequence[float]) -> tuple[float, ...]:
     )
 
 
-def _dominates(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
-    return all(x >= y for x, y in zip(a, b, strict=True)) and a != b
-
-
 def tournament_winner(study: optuna.Study, contenders: Sequence[FrozenTrial]) -> FrozenTrial:
     """Feasible before infeasible (least violation first); then, among the feasible, the best
     value (one objective) or the fewest contenders dominating it (several)."""
     least = min(violation(t) for t in contenders)
     pool = [t for t in contenders if violation(t) == least]
-    scored = [(_signed(study, t.values), t) for t in pool]
     if len(study.directions) == 1:
-        return max(scored, key=lambda pair: pair[0][0])[1]
-    return min(scored, key=lambda pair: sum(_dominates(other, pair[0]) for other, _ in scored))[1]
+        return max(pool, key=lambda t: _signed(study, t.values)[0])
+    maximize = [d == StudyDirection.MAXIMIZE for d in study.directions]
+    return min(pool, key=lambda t: sum(dominates(o.values, t.values, maximize) for o in pool))
 
 
 class RegularizedEvolutionSampler(_DimensionSampler):
