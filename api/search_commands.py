@@ -9,28 +9,9 @@ from typing import Annotated
 import typer
 
 from api.client_options import fail
+from latency.local import LOCAL
 
 app = typer.Typer(help="Architecture search.", no_args_is_help=True)
-LOCAL = "local"
-
-
-def _local_latency(runs: int):  # type: ignore[no-untyped-def]
-    """``Arch -> {"local": ms}``: the exported model timed with the agent's protocol."""
-    from latency.bench import QuietCheck, measure
-    from latency.protocol import MeasurementSettings
-    from space.export import export_onnx_bytes
-
-    quiet = QuietCheck()
-    settings = MeasurementSettings(runs=runs, rounds=3, quiet_wait_seconds=5)
-    cache: dict[str, float] = {}
-
-    def latency(arch):  # type: ignore[no-untyped-def]
-        if arch.hash not in cache:
-            model = export_onnx_bytes(arch)
-            cache[arch.hash] = measure(model, settings, quiet=quiet).median_ms
-        return {LOCAL: cache[arch.hash]}
-
-    return latency
 
 
 @app.command()
@@ -51,6 +32,15 @@ def run(
     epochs: Annotated[int, typer.Option(min=1, max=200, help="Proxy epochs")] = 3,
     train_images: Annotated[int, typer.Option(min=10, help="Proxy training images")] = 4000,
     latency_runs: Annotated[int, typer.Option(min=1, max=10_000)] = 50,
+    early_stop: Annotated[
+        bool, typer.Option(help="pareto mode: stop candidates the front clearly dominates")
+    ] = True,
+    zero_cost: Annotated[
+        str | None, typer.Option(help="Score candidates first: synflow, naswot or grad_norm")
+    ] = None,
+    zero_cost_action: Annotated[
+        str, typer.Option(help="rank (record the score) or prescreen (skip the low half)")
+    ] = "prescreen",
     out: Annotated[Path | None, typer.Option(help="Write results.json and the plots here")] = None,
 ) -> None:
     """Search SPACE on DATA for accurate networks that are fast on this machine."""
@@ -59,8 +49,9 @@ def run(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
     from rich.table import Table
 
+    from latency.local import local_latency
     from search.data import DataError, load_dataset
-    from search.engine import SearchSettings, create_study, run_trial
+    from search.engine import SearchSettings, ZeroCostScreen, create_study, run_trial
     from search.objectives import MnasReward
     from search.results import summary, write_results
     from search.train import ProxySettings
@@ -90,12 +81,18 @@ def run(
             trials=trials,
             seed=seed,
             proxy=ProxySettings(epochs=epochs, train_images=train_images, seed=seed),
+            early_stop=early_stop,
+            zero_cost=(
+                ZeroCostScreen(zero_cost, zero_cost_action)  # type: ignore[arg-type]
+                if zero_cost
+                else None
+            ),
         )
         study = create_study(settings)
     except (DataError, ValueError, KeyError) as exc:
         raise fail(str(exc).strip("'\"")) from None
     train, validation = dataset.split(0.2, seed)
-    latency = _local_latency(latency_runs)
+    latency = local_latency(latency_runs)
     console = Console()
     records = []
     columns = (
@@ -109,13 +106,7 @@ def run(
         for _ in range(trials):
             record = run_trial(study, settings, train, validation, latency)
             records.append(record)
-            best = max(r.accuracy for r in records)
-            progress.update(
-                task,
-                advance=1,
-                description=f"last {record.accuracy:.3f} @ {record.latency_ms[LOCAL]:.2f} ms, "
-                f"best accuracy {best:.3f}",
-            )
+            progress.update(task, advance=1, description=_progress_line(records))
     table = Table(title=f"Pareto front ({len(records)} trials)")
     for column in ("#", "accuracy", "latency ms", "params", "MACs", "architecture"):
         table.add_column(column, justify="left" if column == "architecture" else "right")
@@ -134,3 +125,13 @@ def run(
     if out is not None:
         for path in write_results(out, records, (LOCAL,)):
             console.print(f"wrote {path}")
+
+
+def _progress_line(records: list) -> str:  # type: ignore[type-arg]
+    """The last trial and the best accuracy so far (zero-cost skipped trials have none)."""
+    last = records[-1]
+    scored = [r.accuracy for r in records if r.accuracy is not None]
+    best = f"best accuracy {max(scored):.3f}" if scored else "none trained yet"
+    if last.accuracy is None:
+        return f"last skipped by the zero-cost pre-screen, {best}"
+    return f"last {last.accuracy:.3f} @ {last.latency_ms[LOCAL]:.2f} ms, {best}"

@@ -5,10 +5,13 @@ Modes:
 - ``mnas``: one objective, MnasNet's reward; epochs report the reward so far to the study and
   Optuna's pruner (median, successive halving, Hyperband) stops poor candidates.
 - ``pareto``: accuracy up and latency down on every device. Optuna cannot prune
-  multi-objective studies, so the loop stops a candidate itself: its latency is known before
-  training, and when a member of the current front is at least as fast on every device and
-  more accurate than the candidate's accuracy so far by ``stop_margin``, it stops and is
-  recorded with the accuracy it reached (flagged ``stopped_early``).
+  multi-objective studies, so the loop stops a candidate itself (``search.early_stop``): a
+  front member as fast on every device and ``stop_margin`` more accurate at the same epoch
+  stops it; it is recorded with the accuracy it reached, flagged ``stopped_early``.
+
+A zero-cost proxy (``ZeroCostScreen``) can score every candidate before anything is spent on
+it: ``rank`` records the score, ``prescreen`` also skips candidates scoring below the best
+``keep`` share of those seen so far (no latency measured, no training; the trial is pruned).
 
 Latency comes from the caller (``Arch -> {device: ms}``): the job runner measures on
 registered devices, tests time ONNX Runtime here. No database, no HTTP, no Ray (DESIGN.md).
@@ -20,15 +23,18 @@ import time
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Literal
 
+import numpy as np
 import optuna
 
 from search.data import ImageDataset
+from search.early_stop import Curve, clearly_dominated, current_front
 from search.objectives import MnasReward
-from search.pareto import pareto_front
 from search.strategies import make_sampler, violation
-from search.train import ProxySettings, evaluate_arch
+from search.train import ProxySettings, evaluate_arch, score_batch
+from search.zero_cost import PROXIES, zero_cost_score
 from space import Arch
 from space.profiler import profile_arch
 from space.spaces import SearchSpace
@@ -47,6 +53,26 @@ class Constraints:
 
 
 @dataclass(frozen=True)
+class ZeroCostScreen:
+    """Score candidates with a zero-cost proxy before training (see the module docstring)."""
+
+    proxy: str = "synflow"
+    action: Literal["rank", "prescreen"] = "prescreen"
+    keep: float = 0.5
+    warmup: int = 8  # prescreen: candidates scored before the first one is skipped
+
+    def __post_init__(self) -> None:
+        if self.proxy not in PROXIES:
+            raise ValueError(f"zero-cost proxy {self.proxy!r}: choose one of {sorted(PROXIES)}")
+        if self.action not in ("rank", "prescreen"):
+            raise ValueError(f"zero-cost action {self.action!r}: choose 'rank' or 'prescreen'")
+        if not 0 < self.keep <= 1:
+            raise ValueError(f"zero-cost keep {self.keep}: must be in (0, 1]")
+        if self.warmup < 1:
+            raise ValueError(f"zero-cost warmup {self.warmup}: must be at least 1")
+
+
+@dataclass(frozen=True)
 class SearchSettings:
     space: SearchSpace
     devices: tuple[str, ...]
@@ -59,7 +85,9 @@ class SearchSettings:
     proxy: ProxySettings = field(default_factory=ProxySettings)
     constraints: Constraints = field(default_factory=Constraints)
     pruner: str = "median"
+    early_stop: bool = True
     stop_margin: float = 0.05
+    zero_cost: ZeroCostScreen | None = None
 
     def __post_init__(self) -> None:
         if self.mode not in ("mnas", "pareto"):
@@ -81,16 +109,18 @@ class TrialRecord:
     number: int
     arch: str
     arch_hash: str
-    accuracy: float
+    accuracy: float | None  # None when the zero-cost pre-screen skipped it
     latency_ms: Mapping[str, float]
     params: int
     macs: int
     reward: float | None
-    state: str
+    state: str  # complete, pruned (mnas pruner) or screened (zero-cost pre-screen)
     epochs: int
     stopped_early: bool
     feasible: bool
     seconds: float
+    epoch_accuracies: tuple[float, ...] = ()
+    zero_cost: float | None = None
 
 
 def create_study(settings: SearchSettings, storage: str | None = None, name: str | None = None):  # type: ignore[no-untyped-def]
@@ -144,12 +174,37 @@ def run_trial(
     }
     arch = settings.space.decode(assignment)
     profile = profile_arch(arch)
-    latencies = {d: float(latency(arch)[d]) for d in settings.devices}
-    violations = _violations(settings.constraints, latencies, profile.params, profile.macs)
     trial.set_user_attr("arch", str(arch))
-    trial.set_user_attr("latency_ms", latencies)
     trial.set_user_attr("params", profile.params)
     trial.set_user_attr("macs", profile.macs)
+    score = _zero_cost(settings.zero_cost, arch, train, settings.seed)
+    if score is not None:
+        trial.set_user_attr("zero_cost", score)
+    record = partial(
+        TrialRecord,
+        number=trial.number,
+        arch=str(arch),
+        arch_hash=arch.hash,
+        params=profile.params,
+        macs=profile.macs,
+        zero_cost=score,
+    )
+    if score is not None and _screened_out(study, settings.zero_cost, score):
+        trial.set_user_attr("screened_out", True)
+        study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+        return record(
+            accuracy=None,
+            latency_ms={},
+            reward=None,
+            state="screened",
+            epochs=0,
+            stopped_early=False,
+            feasible=True,
+            seconds=time.perf_counter() - start,
+        )
+    latencies = {d: float(latency(arch)[d]) for d in settings.devices}
+    violations = _violations(settings.constraints, latencies, profile.params, profile.macs)
+    trial.set_user_attr("latency_ms", latencies)
     for key, value in violations.items():
         trial.set_constraint(key, value)
     stop = _stopper(study, settings, trial, latencies)
@@ -164,21 +219,41 @@ def run_trial(
         study.tell(trial, reward)
     else:
         study.tell(trial, [result.accuracy, *(latencies[d] for d in settings.devices)])
-    return TrialRecord(
-        number=trial.number,
-        arch=str(arch),
-        arch_hash=arch.hash,
+    return record(
         accuracy=result.accuracy,
         latency_ms=latencies,
-        params=profile.params,
-        macs=profile.macs,
         reward=reward,
         state="pruned" if pruned else "complete",
         epochs=result.epochs,
         stopped_early=result.stopped_early,
         feasible=all(v <= 0 for v in violations.values()),
         seconds=time.perf_counter() - start,
+        epoch_accuracies=result.epoch_accuracies,
     )
+
+
+def _zero_cost(
+    screen: ZeroCostScreen | None, arch: Arch, train: ImageDataset, seed: int
+) -> float | None:
+    """The candidate's zero-cost score on a fixed minibatch of the training data."""
+    if screen is None:
+        return None
+    images, labels = score_batch(train, arch.resolution, seed)
+    return zero_cost_score(screen.proxy, arch, images, labels, seed=seed)
+
+
+def _screened_out(study: optuna.Study, screen: ZeroCostScreen | None, score: float) -> bool:
+    """Pre-screen: skip a candidate below the best ``keep`` share of the scores seen so far."""
+    if screen is None or screen.action != "prescreen":
+        return False
+    seen = [
+        t.user_attrs["zero_cost"]
+        for t in study.get_trials(deepcopy=False)
+        if "zero_cost" in t.user_attrs and t.state.is_finished()
+    ]
+    if len(seen) < screen.warmup:
+        return False
+    return score < float(np.quantile(seen, 1 - screen.keep))
 
 
 def _violations(
@@ -211,29 +286,26 @@ def _stopper(
             return trial.should_prune()
 
         return prune
-    front = _front(study, settings.devices)
+    if not settings.early_stop:
+        return lambda epoch, accuracy: False
+    front = current_front(_curves(study))
 
     def dominated(epoch: int, accuracy: float) -> bool:
-        return any(
-            member_accuracy >= accuracy + settings.stop_margin
-            and all(member[d] <= latencies[d] for d in settings.devices)
-            for member_accuracy, member in front
-        )
+        return clearly_dominated(epoch, accuracy, latencies, front, settings.stop_margin)
 
     return dominated
 
 
-def _front(study: optuna.Study, devices: tuple[str, ...]) -> list[tuple[float, dict]]:
-    """(accuracy, latency per device) of the current Pareto front's feasible members."""
-    done = [
-        t
-        for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
-        if not t.user_attrs.get("stopped_early") and violation(t) <= 0
-    ]
-    points = [t.values for t in done]
+def _curves(study: optuna.Study) -> list[Curve]:
+    """The fully trained candidates of the study, as the early stop compares them."""
     return [
-        (done[i].values[0], dict(zip(devices, done[i].values[1:], strict=True)))
-        for i in (pareto_front(points, [True] + [False] * len(devices)) if points else [])
+        Curve(
+            tuple(t.user_attrs["epoch_accuracies"]),
+            t.user_attrs["latency_ms"],
+            feasible=violation(t) <= 0,
+        )
+        for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+        if not t.user_attrs.get("stopped_early")
     ]
 
 

@@ -32,6 +32,7 @@ def summary(records: Sequence[TrialRecord], devices: Sequence[str]) -> dict[str,
     return {
         "trial_count": len(records),
         "stopped_early": sum(r.stopped_early for r in records),
+        "screened_out": sum(r.state == "screened" for r in records),
         "front": [asdict(r) for r in front],
         "hypervolume": hypervolume(points, maximize, reference) if points else 0.0,
         "reference_point": reference,
@@ -65,10 +66,11 @@ def _plots(folder: Path, records: Sequence[TrialRecord], device: str) -> list[Pa
     import plotly.graph_objects as go
 
     front = {r.number for r in front_of(records, [device])}
+    scored = [r for r in records if r.accuracy is not None]  # not the zero-cost skipped
     groups = {
-        "Pareto front": [r for r in records if r.number in front],
-        "trained": [r for r in records if r.number not in front and not r.stopped_early],
-        "stopped early": [r for r in records if r.stopped_early],
+        "Pareto front": [r for r in scored if r.number in front],
+        "trained": [r for r in scored if r.number not in front and not r.stopped_early],
+        "stopped early": [r for r in scored if r.stopped_early],
     }
     figure = go.Figure()
     for name, members in groups.items():

@@ -83,7 +83,9 @@ class Network(nn.Module):
 
 
 def _initialise(model: nn.Module) -> None:
-    """MobileNetV2-style initialisation (Kaiming fan-out convs, small linear weights)."""
+    """MobileNetV2-style initialisation (Kaiming fan-out convs, small linear weights), with
+    the last BatchNorm of every identity residual branch at zero (Goyal et al., 2017): a deep
+    candidate then starts as a shallow one and trains within a few-epoch proxy."""
     for module in model.modules():
         if isinstance(module, nn.Conv2d):
             nn.init.kaiming_normal_(module.weight, mode="fan_out")
@@ -96,6 +98,11 @@ def _initialise(model: nn.Module) -> None:
             nn.init.normal_(module.weight, 0, 0.01)
             if module.bias is not None:
                 nn.init.zeros_(module.bias)
+    for module in model.modules():
+        if isinstance(module, Residual) and module.identity:
+            norms = [m for m in module.body.modules() if isinstance(m, nn.BatchNorm2d)]
+            if norms:
+                nn.init.zeros_(norms[-1].weight)
 
 
 def build_model(arch: Arch, seed: int = 0) -> Network:

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+import numpy as np
 import optuna
 import pytest
 from optuna.distributions import CategoricalDistribution
 
 from latency.bench import time_onnx
 from search.data import load_dataset
-from search.engine import Constraints, SearchSettings, _stopper, create_study, run_search
+from search.engine import (
+    Constraints,
+    SearchSettings,
+    ZeroCostScreen,
+    _stopper,
+    create_study,
+    run_search,
+)
 from search.objectives import MnasReward
 from search.pareto import dominates
 from search.train import ProxySettings
@@ -77,7 +87,7 @@ def test_mnas_search_scores_the_reward_and_respects_constraints(digits) -> None:
         assert record.feasible is False  # no network has a single parameter
 
 
-def test_pareto_candidates_dominated_by_the_front_stop_early() -> None:
+def test_pareto_candidates_dominated_by_the_front_at_the_same_epoch_stop_early() -> None:
     settings = SearchSettings(space=TINY_SPACE, devices=("cpu",), trials=1, stop_margin=0.05)
     study = create_study(settings)
     study.add_trial(
@@ -85,13 +95,59 @@ def test_pareto_candidates_dominated_by_the_front_stop_early() -> None:
             values=[0.95, 1.0],
             params={},
             distributions={},
+            user_attrs={"epoch_accuracies": [0.60, 0.95], "latency_ms": {"cpu": 1.0}},
         )
     )
     trial = study.ask({"s0_op": CategoricalDistribution(["conv"])})
     slower = _stopper(study, settings, trial, {"cpu": 2.0})
     faster = _stopper(study, settings, trial, {"cpu": 0.5})
-    assert slower(0, 0.80) and not slower(0, 0.93)  # 0.93 is within the margin
+    assert slower(0, 0.50) and not slower(0, 0.58)  # the member had 0.60 after epoch one
+    assert slower(1, 0.85) and not slower(1, 0.93)  # and 0.95 after two
     assert not faster(0, 0.10)  # faster than the front: never dominated
+    unstopped = replace(settings, early_stop=False)
+    assert not _stopper(study, unstopped, trial, {"cpu": 2.0})(0, 0.10)
+
+
+def test_zero_cost_prescreen_skips_low_scorers_before_measuring_them(digits) -> None:
+    measured: list[str] = []
+
+    def counted_latency(arch: Arch) -> dict[str, float]:
+        measured.append(str(arch))
+        return onnx_latency(arch)
+
+    settings = SearchSettings(
+        space=TINY_SPACE,
+        devices=("cpu",),
+        strategy="random",
+        trials=6,
+        proxy=PROXY,
+        zero_cost=ZeroCostScreen("synflow", "prescreen", keep=0.5, warmup=2),
+    )
+    study = create_study(settings)
+    records = run_search(settings, *digits, counted_latency, study=study)
+    screened = [r for r in records if r.state == "screened"]
+    trained = [r for r in records if r.state == "complete"]
+    assert screened and trained and len(screened) + len(trained) == 6
+    assert sorted(measured) == sorted(r.arch for r in trained)  # nothing spent on the skipped
+    assert all(r.accuracy is None and r.zero_cost is not None for r in screened)
+    for record in records[2:]:  # after the warm-up: skipped exactly when below the median
+        earlier = [r.zero_cost for r in records if r.number < record.number]
+        assert (record.state == "screened") == (record.zero_cost < np.median(earlier))
+    pruned = study.get_trials(states=(optuna.trial.TrialState.PRUNED,))
+    assert len(pruned) == len(screened)
+
+
+def test_zero_cost_rank_scores_every_candidate_and_trains_them_all(digits) -> None:
+    settings = SearchSettings(
+        space=TINY_SPACE,
+        devices=("cpu",),
+        strategy="random",
+        trials=3,
+        proxy=PROXY,
+        zero_cost=ZeroCostScreen("naswot", "rank"),
+    )
+    records = run_search(settings, *digits, onnx_latency)
+    assert all(r.state == "complete" and r.zero_cost is not None for r in records)
 
 
 def test_bad_settings_are_refused() -> None:
@@ -101,3 +157,7 @@ def test_bad_settings_are_refused() -> None:
         SearchSettings(space=TINY_SPACE, devices=("cpu",), pruner="magic")
     with pytest.raises(ValueError, match="at least one device"):
         SearchSettings(space=TINY_SPACE, devices=())
+    with pytest.raises(ValueError, match="zero-cost proxy 'magic'"):
+        ZeroCostScreen("magic")
+    with pytest.raises(ValueError, match="zero-cost keep 0"):
+        ZeroCostScreen(keep=0)
