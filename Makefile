@@ -26,3 +26,7 @@ test: install
 bench: install
 	$(BIN)/python benchmarks/reference_networks.py
 	$(BIN)/python benchmarks/latency_fidelity.py
+	$(BIN)/python benchmarks/evaluator.py
+	$(BIN)/python benchmarks/multi_fidelity.py
+	$(BIN)/python benchmarks/strategies.py
+	$(BIN)/python benchmarks/search_vs_baselines.py

@@ -39,8 +39,11 @@ def run(
         str | None, typer.Option(help="Score candidates first: synflow, naswot or grad_norm")
     ] = None,
     zero_cost_action: Annotated[
-        str, typer.Option(help="rank (record the score) or prescreen (skip the low half)")
+        str, typer.Option(help="rank (record the score) or prescreen (skip the worse half)")
     ] = "prescreen",
+    zero_cost_prefer: Annotated[
+        str | None, typer.Option(help="high or low scores are better (default: measured)")
+    ] = None,
     out: Annotated[Path | None, typer.Option(help="Write results.json and the plots here")] = None,
 ) -> None:
     """Search SPACE on DATA for accurate networks that are fast on this machine."""
@@ -83,7 +86,7 @@ def run(
             proxy=ProxySettings(epochs=epochs, train_images=train_images, seed=seed),
             early_stop=early_stop,
             zero_cost=(
-                ZeroCostScreen(zero_cost, zero_cost_action)  # type: ignore[arg-type]
+                ZeroCostScreen(zero_cost, zero_cost_action, zero_cost_prefer)  # type: ignore[arg-type]
                 if zero_cost
                 else None
             ),

@@ -10,8 +10,9 @@ Modes:
   stops it; it is recorded with the accuracy it reached, flagged ``stopped_early``.
 
 A zero-cost proxy (``ZeroCostScreen``) can score every candidate before anything is spent on
-it: ``rank`` records the score, ``prescreen`` also skips candidates scoring below the best
-``keep`` share of those seen so far (no latency measured, no training; the trial is pruned).
+it: ``rank`` records the score, ``prescreen`` also skips candidates outside the best ``keep``
+share of those seen so far (no latency measured, no training; the trial is pruned). Which end
+is best depends on the proxy: ``search.zero_cost.PREFERRED`` holds the measured directions.
 
 Latency comes from the caller (``Arch -> {device: ms}``): the job runner measures on
 registered devices, tests time ONNX Runtime here. No database, no HTTP, no Ray (DESIGN.md).
@@ -34,7 +35,7 @@ from search.early_stop import Curve, clearly_dominated, current_front
 from search.objectives import MnasReward
 from search.strategies import make_sampler, violation
 from search.train import ProxySettings, evaluate_arch, score_batch
-from search.zero_cost import PROXIES, zero_cost_score
+from search.zero_cost import PREFERRED, PROXIES, zero_cost_score
 from space import Arch
 from space.profiler import profile_arch
 from space.spaces import SearchSpace
@@ -56,14 +57,19 @@ class Constraints:
 class ZeroCostScreen:
     """Score candidates with a zero-cost proxy before training (see the module docstring)."""
 
-    proxy: str = "synflow"
+    proxy: str = "grad_norm"
     action: Literal["rank", "prescreen"] = "prescreen"
+    prefer: Literal["high", "low"] | None = None  # None: search.zero_cost.PREFERRED
     keep: float = 0.5
     warmup: int = 8  # prescreen: candidates scored before the first one is skipped
 
     def __post_init__(self) -> None:
         if self.proxy not in PROXIES:
             raise ValueError(f"zero-cost proxy {self.proxy!r}: choose one of {sorted(PROXIES)}")
+        if self.prefer is None:
+            object.__setattr__(self, "prefer", PREFERRED[self.proxy])
+        if self.prefer not in ("high", "low"):
+            raise ValueError(f"zero-cost prefer {self.prefer!r}: choose 'high' or 'low'")
         if self.action not in ("rank", "prescreen"):
             raise ValueError(f"zero-cost action {self.action!r}: choose 'rank' or 'prescreen'")
         if not 0 < self.keep <= 1:
@@ -86,7 +92,7 @@ class SearchSettings:
     constraints: Constraints = field(default_factory=Constraints)
     pruner: str = "median"
     early_stop: bool = True
-    stop_margin: float = 0.05
+    stop_margin: float = 0.08  # benchmarks/multi_fidelity.py: 0.05 lost front members, 0.08 none
     zero_cost: ZeroCostScreen | None = None
 
     def __post_init__(self) -> None:
@@ -253,6 +259,8 @@ def _screened_out(study: optuna.Study, screen: ZeroCostScreen | None, score: flo
     ]
     if len(seen) < screen.warmup:
         return False
+    if screen.prefer == "low":
+        return score > float(np.quantile(seen, screen.keep))
     return score < float(np.quantile(seen, 1 - screen.keep))
 
 

@@ -15,6 +15,7 @@ network exactly as ``space`` builds it (same seed, same initialisation as traini
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -75,6 +76,16 @@ PROXIES: dict[str, Callable[[nn.Module, torch.Tensor, torch.Tensor], float]] = {
     "naswot": naswot,
     "grad_norm": grad_norm,
     "synflow": synflow,
+}
+# Which end of each score a screen keeps by default. Measured on mnist5k with the mnasnet space
+# (benchmarks/multi_fidelity.py, 30 trained networks): grad_norm ranks accuracy *inversely*
+# (Spearman -0.78: networks with exploding initial gradients, deep stacks without skips, train
+# worst in a short proxy); naswot (+0.11) and synflow (-0.06) hardly rank it at all, so they
+# keep their papers' direction. Other data may differ: run the benchmark on it.
+PREFERRED: dict[str, Literal["high", "low"]] = {
+    "naswot": "high",
+    "grad_norm": "low",
+    "synflow": "high",
 }
 
 

@@ -108,7 +108,10 @@ def test_pareto_candidates_dominated_by_the_front_at_the_same_epoch_stop_early()
     assert not _stopper(study, unstopped, trial, {"cpu": 2.0})(0, 0.10)
 
 
-def test_zero_cost_prescreen_skips_low_scorers_before_measuring_them(digits) -> None:
+@pytest.mark.parametrize(("proxy", "prefer"), [("synflow", "high"), ("grad_norm", "low")])
+def test_zero_cost_prescreen_skips_poor_scorers_before_measuring_them(
+    digits, proxy: str, prefer: str
+) -> None:
     measured: list[str] = []
 
     def counted_latency(arch: Arch) -> dict[str, float]:
@@ -121,7 +124,7 @@ def test_zero_cost_prescreen_skips_low_scorers_before_measuring_them(digits) -> 
         strategy="random",
         trials=6,
         proxy=PROXY,
-        zero_cost=ZeroCostScreen("synflow", "prescreen", keep=0.5, warmup=2),
+        zero_cost=ZeroCostScreen(proxy, "prescreen", keep=0.5, warmup=2),
     )
     study = create_study(settings)
     records = run_search(settings, *digits, counted_latency, study=study)
@@ -130,9 +133,11 @@ def test_zero_cost_prescreen_skips_low_scorers_before_measuring_them(digits) -> 
     assert screened and trained and len(screened) + len(trained) == 6
     assert sorted(measured) == sorted(r.arch for r in trained)  # nothing spent on the skipped
     assert all(r.accuracy is None and r.zero_cost is not None for r in screened)
-    for record in records[2:]:  # after the warm-up: skipped exactly when below the median
+    assert settings.zero_cost.prefer == prefer  # the measured direction by default
+    for record in records[2:]:  # after the warm-up: skipped exactly when on the median's bad side
         earlier = [r.zero_cost for r in records if r.number < record.number]
-        assert (record.state == "screened") == (record.zero_cost < np.median(earlier))
+        worse = np.median(earlier) - record.zero_cost
+        assert (record.state == "screened") == (worse > 0 if prefer == "high" else worse < 0)
     pruned = study.get_trials(states=(optuna.trial.TrialState.PRUNED,))
     assert len(pruned) == len(screened)
 
@@ -161,3 +166,5 @@ def test_bad_settings_are_refused() -> None:
         ZeroCostScreen("magic")
     with pytest.raises(ValueError, match="zero-cost keep 0"):
         ZeroCostScreen(keep=0)
+    with pytest.raises(ValueError, match="zero-cost prefer 'middle'"):
+        ZeroCostScreen(prefer="middle")  # type: ignore[arg-type]

@@ -18,7 +18,12 @@ TINY = ["--space", "shufflenet", "--epochs", "1", "--train-images", "200", "--la
 def test_a_small_search_writes_its_front_and_plots(tmp_path: Path) -> None:
     out = tmp_path / "run"
     done = subprocess.run(
-        [*CLI, *TINY, "--trials", "3", "--strategy", "random", "--out", str(out)],
+        [
+            *CLI,
+            *TINY,
+            *("--trials", "3", "--strategy", "random", "--out", str(out)),
+            *("--zero-cost", "naswot", "--zero-cost-action", "rank"),
+        ],
         capture_output=True,
         text=True,
         timeout=600,
@@ -27,6 +32,7 @@ def test_a_small_search_writes_its_front_and_plots(tmp_path: Path) -> None:
     assert "Pareto front" in done.stdout
     results = json.loads((out / "results.json").read_text())
     assert len(results["trials"]) == 3 and results["front"]
+    assert all(t["zero_cost"] is not None for t in results["trials"])  # ranked, all trained
     points = [(t["accuracy"], t["latency_ms"]["local"]) for t in results["trials"]]
     for member in results["front"]:
         mine = (member["accuracy"], member["latency_ms"]["local"])
@@ -43,6 +49,8 @@ def test_a_small_search_writes_its_front_and_plots(tmp_path: Path) -> None:
         (["--mode", "mnas"], "needs --target-ms"),
         (["--strategy", "annealing"], "unknown strategy"),
         (["--space", "nasnet"], "nasnet"),
+        (["--zero-cost", "magic"], "zero-cost proxy 'magic'"),
+        (["--zero-cost", "synflow", "--zero-cost-action", "often"], "zero-cost action 'often'"),
     ],
 )
 def test_bad_arguments_are_one_clear_line(args: list[str], message: str) -> None:
