@@ -12,7 +12,7 @@ from sqlalchemy.orm import sessionmaker
 from api.database import upgrade_database
 from api.errors import install_error_handlers
 from api.limits import BodySizeLimit
-from api.routes import agent, devices, latency
+from api.routes import agent, devices, jobs, latency
 from api.settings import Settings
 from api.signals import QueueSignal
 from latency.database import create_db_engine
@@ -44,7 +44,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
-    for module in (devices, latency, agent):
+    for module in (devices, latency, agent, jobs):
         app.include_router(module.router)
 
     @app.get("/healthz", tags=["health"])

@@ -4,5 +4,6 @@ from __future__ import annotations
 
 from api.tables import ApiBase
 from latency.tables import LatencyBase
+from workers.tables import WorkersBase
 
-TARGET_METADATA = [LatencyBase.metadata, ApiBase.metadata]
+TARGET_METADATA = [LatencyBase.metadata, WorkersBase.metadata, ApiBase.metadata]

@@ -130,3 +130,27 @@ class TaskReport(AgentRef):
 
     result: MeasurementResult | None = None
     error: str | None = Field(None, max_length=20_000)
+
+
+class JobOut(BaseModel):
+    """A job as the API shows it: the spec as submitted, state and progress."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    name: str
+    state: str
+    spec: dict[str, Any]
+    progress: dict[str, Any]
+    error: str | None
+    cancel_requested: bool
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+class JobPage(BaseModel):
+    items: list[JobOut]
+    total: int
+    offset: int
+    limit: int

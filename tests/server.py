@@ -10,7 +10,9 @@ import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
+import httpx
 import uvicorn
 from sqlalchemy.orm import sessionmaker
 
@@ -51,3 +53,34 @@ def running_server(settings: Settings, port: int = 0) -> Iterator[str]:
         server.should_exit = True
         thread.join(timeout=30)
         sock.close()
+
+
+@dataclass
+class Server:
+    """A running server and a client holding a user API key."""
+
+    url: str
+    user: httpx.Client
+
+    def device_client(self, token: str) -> httpx.Client:
+        return httpx.Client(
+            base_url=self.url, headers={"Authorization": f"Bearer {token}"}, timeout=60
+        )
+
+    def register(self, name: str) -> tuple[int, httpx.Client]:
+        response = self.user.post("/v1/devices", json={"name": name, "kind": "cpu"})
+        assert response.status_code == 201, response.text
+        return response.json()["id"], self.device_client(response.json()["token"])
+
+
+@contextmanager
+def served(database_url: str, **overrides: object) -> Iterator[Server]:
+    """A server on ``database_url`` with a fresh user key."""
+    key = make_api_key(database_url)
+    options = {"lease_seconds": 60, "max_body_bytes": 64 * 1024, **overrides}
+    settings = Settings(database_url=database_url, **options)
+    with (
+        running_server(settings) as base,
+        httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=60) as user,
+    ):
+        yield Server(base, user)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -13,7 +11,7 @@ import pytest
 from api.latency_client import measure_latency
 from api.settings import Settings
 from tests.databases import BACKENDS, database_url
-from tests.server import make_api_key, running_server
+from tests.server import Server, make_api_key, running_server, served
 
 ARCH = "r32_w1.0_n10:conv_k3_c16_s2|ir_e3_k3_c24_s2|head"
 RESULT = {
@@ -26,36 +24,6 @@ RESULT = {
     "threads": 1,
     "provider": "CPUExecutionProvider",
 }
-
-
-@dataclass
-class Server:
-    url: str
-    user: httpx.Client
-
-    def device_client(self, token: str) -> httpx.Client:
-        return httpx.Client(
-            base_url=self.url, headers={"Authorization": f"Bearer {token}"}, timeout=60
-        )
-
-    def register(self, name: str) -> tuple[int, httpx.Client]:
-        response = self.user.post("/v1/devices", json={"name": name, "kind": "cpu"})
-        assert response.status_code == 201, response.text
-        return response.json()["id"], self.device_client(response.json()["token"])
-
-
-@pytest.fixture(params=BACKENDS)
-def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Server]:
-    with database_url(request.param, tmp_path) as url:
-        key = make_api_key(url)
-        settings = Settings(database_url=url, lease_seconds=60, max_body_bytes=64 * 1024)
-        with (
-            running_server(settings) as base,
-            httpx.Client(
-                base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=60
-            ) as user,
-        ):
-            yield Server(base, user)
 
 
 def test_measure_lease_report_then_cache_hit(server: Server) -> None:
@@ -193,31 +161,21 @@ def test_long_poll_lease_wakes_when_work_arrives(server: Server) -> None:
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_expired_lease_goes_to_another_agent(backend: str, tmp_path: Path) -> None:
-    with database_url(backend, tmp_path) as url:
-        key = make_api_key(url)
-        settings = Settings(database_url=url, lease_seconds=0.5)
-        with (
-            running_server(settings) as base,
-            httpx.Client(
-                base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=60
-            ) as user,
-        ):
-            server = Server(base, user)
-            _, agent = server.register("cpu-1")
-            task_id = user.post("/v1/latency", json={"arch": ARCH, "device": "cpu-1"}).json()[
-                "task_id"
-            ]
-            first = agent.post("/v1/agent/tasks/lease", json={"agent_id": "vanished"})
-            assert first.json()["attempts"] == 1
-            second = agent.post(
-                "/v1/agent/tasks/lease", json={"agent_id": "second", "wait_seconds": 20}
-            )
-            assert second.status_code == 200
-            assert second.json()["id"] == task_id and second.json()["attempts"] == 2
-            late = agent.post(
-                f"/v1/agent/tasks/{task_id}/result", json={"agent_id": "vanished", "result": RESULT}
-            )
-            assert late.status_code == 409
+    with database_url(backend, tmp_path) as url, served(url, lease_seconds=0.5) as server:
+        user = server.user
+        _, agent = server.register("cpu-1")
+        task_id = user.post("/v1/latency", json={"arch": ARCH, "device": "cpu-1"}).json()["task_id"]
+        first = agent.post("/v1/agent/tasks/lease", json={"agent_id": "vanished"})
+        assert first.json()["attempts"] == 1
+        second = agent.post(
+            "/v1/agent/tasks/lease", json={"agent_id": "second", "wait_seconds": 20}
+        )
+        assert second.status_code == 200
+        assert second.json()["id"] == task_id and second.json()["attempts"] == 2
+        late = agent.post(
+            f"/v1/agent/tasks/{task_id}/result", json={"agent_id": "vanished", "result": RESULT}
+        )
+        assert late.status_code == 409
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

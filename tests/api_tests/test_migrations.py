@@ -23,7 +23,7 @@ def test_upgrade_creates_the_models_schema_without_drift(backend: str, tmp_path:
             upgrade_database(engine)
             upgrade_database(engine)  # idempotent: a restart upgrades nothing
             tables = set(inspect(engine).get_table_names())
-            assert {"devices", "measurement_tasks", "latency_records", "api_keys"} <= tables
+            assert {"devices", "measurement_tasks", "latency_records", "api_keys", "jobs"} <= tables
             with engine.connect() as connection:
                 context = MigrationContext.configure(connection)
                 assert compare_metadata(context, TARGET_METADATA) == []

@@ -1,0 +1,152 @@
+"""The job table's operations: submit, read, cancel, and the runners' lease.
+
+A runner claims a job with a lease it renews by heartbeat. Claiming is one guarded UPDATE
+(the row must still be claimable when it lands), after a ``FOR UPDATE SKIP LOCKED`` select on
+PostgreSQL (SQLite ignores it and serialises writers), so two runners never drive one job: the
+loser's UPDATE matches no row. A job whose runner died keeps state ``running`` until its lease
+expires; then any runner may claim it and resume its study.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm import Session
+
+from latency.errors import ConflictError, NotFoundError
+from latency.tables import utcnow
+from workers.spec import JobSpec
+from workers.tables import FINISHED_STATES, Job, JobState
+
+CLAIM_RACE_RETRIES = 5
+
+
+def submit_job(session: Session, spec: JobSpec, submitted: dict[str, Any]) -> Job:
+    """Queue a validated job; ``submitted`` is the spec exactly as the user sent it."""
+    job = Job(
+        name=spec.name,
+        spec=submitted,
+        state=JobState.QUEUED,
+        cancel_requested=False,
+        progress={},
+        claims=0,
+    )
+    session.add(job)
+    session.flush()
+    return job
+
+
+def get_job(session: Session, job_id: int) -> Job:
+    job = session.get(Job, job_id)
+    if job is None:
+        raise NotFoundError(f"no job {job_id}")
+    return job
+
+
+def list_jobs(
+    session: Session, state: JobState | None, offset: int, limit: int
+) -> tuple[list[Job], int]:
+    """A page of jobs, newest first, and how many match in all."""
+    query = select(Job)
+    if state is not None:
+        query = query.where(Job.state == state)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    page = session.scalars(query.order_by(Job.id.desc()).offset(offset).limit(limit))
+    return list(page), total
+
+
+def cancel_job(session: Session, job: Job) -> Job:
+    """A queued job is cancelled at once; a running one when its runner next looks (it
+    starts no new trial); a finished one cannot be cancelled (409)."""
+    if job.state in FINISHED_STATES:
+        raise ConflictError(f"job {job.id} already {job.state}; nothing to cancel")
+    if job.state == JobState.QUEUED:
+        job.state = JobState.CANCELLED
+        job.finished_at = utcnow()
+    job.cancel_requested = True
+    return job
+
+
+def claim_job(session: Session, owner: str, lease: timedelta) -> Job | None:
+    """Lease the oldest queued job, or a running one whose runner's lease ran out."""
+    for _ in range(CLAIM_RACE_RETRIES):
+        now = utcnow()
+        claimable = or_(
+            Job.state == JobState.QUEUED,
+            (Job.state == JobState.RUNNING) & (Job.lease_expires_at < now),
+        )
+        candidate = session.scalar(
+            select(Job.id)
+            .where(claimable)
+            .order_by(Job.id)
+            .limit(1)
+            .with_for_update(skip_locked=True)
+        )
+        if candidate is None:
+            return None
+        claimed = session.execute(
+            update(Job)
+            .where(Job.id == candidate, claimable)
+            .values(
+                state=JobState.RUNNING,
+                lease_owner=owner,
+                lease_expires_at=now + lease,
+                claims=Job.claims + 1,
+                started_at=func.coalesce(Job.started_at, now),
+            )
+            .execution_options(synchronize_session=False)
+        )
+        if claimed.rowcount == 1:
+            job = session.get(Job, candidate)
+            session.refresh(job)
+            return job
+    return None
+
+
+def renew_lease(session: Session, job_id: int, owner: str, lease: timedelta) -> Job | None:
+    """Extend ``owner``'s lease; ``None`` when the job is no longer ``owner``'s to drive."""
+    renewed = session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.lease_owner == owner, Job.state == JobState.RUNNING)
+        .values(lease_expires_at=utcnow() + lease)
+        .execution_options(synchronize_session=False)
+    )
+    if renewed.rowcount != 1:
+        return None
+    job = session.get(Job, job_id)
+    session.refresh(job)
+    return job
+
+
+def record_progress(session: Session, job_id: int, owner: str, progress: dict[str, Any]) -> bool:
+    """Store the runner's progress figures; False when the lease was lost meanwhile."""
+    done = session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.lease_owner == owner, Job.state == JobState.RUNNING)
+        .values(progress=progress)
+        .execution_options(synchronize_session=False)
+    )
+    return done.rowcount == 1
+
+
+def finish_job(
+    session: Session, job_id: int, owner: str, state: JobState, error: str | None = None
+) -> bool:
+    """Move ``owner``'s running job to a final state; False when it was not ``owner``'s."""
+    if state not in FINISHED_STATES:
+        raise ValueError(f"{state} is not a final state")
+    done = session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.lease_owner == owner, Job.state == JobState.RUNNING)
+        .values(
+            state=state,
+            error=error,
+            finished_at=utcnow(),
+            lease_owner=None,
+            lease_expires_at=None,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return done.rowcount == 1

@@ -1,0 +1,241 @@
+"""A search job's specification: what users submit, validated in full before it is queued.
+
+``JobSpec`` is the JSON a user posts (or the YAML the CLI reads). Field-level rules live in
+the pydantic models, so a bad value is a 422 naming its field. ``resolve`` then checks what
+needs the search space and the data (a preset that does not exist, an inline space that does
+not decode, a data set that cannot be read, a constraint no architecture in the space meets)
+and turns the spec into the engine's ``SearchSettings``. Devices are checked against the
+registry by the caller, which owns the database session.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from latency.errors import InvalidRequestError
+from search.data import DataError, ImageDataset, load_dataset
+from search.engine import Constraints, SearchSettings, ZeroCostScreen
+from search.objectives import PRESETS, MnasReward
+from search.strategies import make_sampler
+from search.train import ProxySettings
+from space.errors import SpaceError
+from space.presets import search_space
+from space.profiler import profile_arch
+from space.spaces import SearchSpace, space_from_dict
+
+MAX_DEVICES = 8
+MAX_TRIALS = 10_000
+FEASIBILITY_SAMPLES = 256  # architectures tried when checking that a constraint can be met
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ProxySpec(Strict):
+    """Proxy training (``search.train.ProxySettings``)."""
+
+    epochs: int = Field(3, ge=1, le=50)
+    batch_size: int = Field(64, ge=8, le=1024)
+    train_images: int = Field(4000, ge=10, le=200_000)
+    learning_rate: float = Field(0.03, gt=0, le=10)
+    schedule: Literal["onecycle", "cosine"] = "onecycle"
+    label_smoothing: float = Field(0.0, ge=0, lt=1)
+    validation_share: float = Field(0.2, gt=0, lt=1)
+
+
+class ObjectiveSpec(Strict):
+    """``pareto`` (accuracy up, latency down per device) or ``mnas`` (MnasNet's reward)."""
+
+    mode: Literal["pareto", "mnas"] = "pareto"
+    targets_ms: dict[str, float] = Field(default_factory=dict)
+    reward: Literal["soft", "hard"] | None = None
+    alpha: float | None = Field(None, le=0)
+    beta: float | None = Field(None, le=0)
+    pruner: Literal["none", "median", "successive_halving", "hyperband"] = "median"
+    early_stop: bool = True
+
+    @model_validator(mode="after")
+    def _mnas_needs_targets(self) -> ObjectiveSpec:
+        if self.mode == "mnas" and not self.targets_ms:
+            raise ValueError("mode 'mnas' needs targets_ms: a latency target per device")
+        if any(not t > 0 for t in self.targets_ms.values()):
+            raise ValueError("every target in targets_ms must be > 0 ms")
+        if self.reward is not None and (self.alpha is not None or self.beta is not None):
+            raise ValueError("give either a reward preset or alpha and beta, not both")
+        return self
+
+
+class ConstraintSpec(Strict):
+    max_latency_ms: dict[str, float] = Field(default_factory=dict)
+    max_params: int | None = Field(None, gt=0)
+    max_macs: int | None = Field(None, gt=0)
+
+    @model_validator(mode="after")
+    def _positive(self) -> ConstraintSpec:
+        if any(not t > 0 for t in self.max_latency_ms.values()):
+            raise ValueError("every limit in max_latency_ms must be > 0 ms")
+        return self
+
+
+class StrategySpec(Strict):
+    name: Literal["random", "tpe", "nsga2", "nsga3", "evolution", "rl"] = "tpe"
+    settings: dict[str, Any] = Field(default_factory=dict)
+
+
+class ZeroCostSpec(Strict):
+    proxy: Literal["naswot", "grad_norm", "synflow"] = "grad_norm"
+    action: Literal["rank", "prescreen"] = "prescreen"
+    prefer: Literal["high", "low"] | None = None
+    keep: float = Field(0.5, gt=0, le=1)
+
+
+class BudgetSpec(Strict):
+    trials: int = Field(30, ge=1, le=MAX_TRIALS)
+    wall_clock_minutes: float | None = Field(None, gt=0, le=7 * 24 * 60)
+
+
+class JobSpec(Strict):
+    """Everything a search job needs; stored as submitted and returned by ``GET``."""
+
+    name: str = Field("search", min_length=1, max_length=100)
+    space: str | dict[str, Any] = "mnasnet"
+    data: str = Field("mnist5k", min_length=1, max_length=1000)
+    devices: list[str] = Field(min_length=1, max_length=MAX_DEVICES)
+    objective: ObjectiveSpec = Field(default_factory=ObjectiveSpec)
+    constraints: ConstraintSpec = Field(default_factory=ConstraintSpec)
+    strategy: StrategySpec = Field(default_factory=StrategySpec)
+    proxy: ProxySpec = Field(default_factory=ProxySpec)
+    zero_cost: ZeroCostSpec | None = None
+    budget: BudgetSpec = Field(default_factory=BudgetSpec)
+    seed: int = Field(0, ge=0, le=2**31 - 1)
+
+    @model_validator(mode="after")
+    def _devices_agree(self) -> JobSpec:
+        if len(set(self.devices)) != len(self.devices):
+            raise ValueError("devices: each device may be named once")
+        for field, names in (
+            ("objective.targets_ms", self.objective.targets_ms),
+            ("constraints.max_latency_ms", self.constraints.max_latency_ms),
+        ):
+            unknown = sorted(set(names) - set(self.devices))
+            if unknown:
+                raise ValueError(f"{field}: {unknown} are not among the job's devices")
+        if self.strategy.name == "rl" and self.objective.mode != "mnas":
+            raise ValueError("strategy 'rl' optimises one reward: use objective.mode 'mnas'")
+        return self
+
+
+class SpecError(InvalidRequestError):
+    """A spec that is well-formed but cannot run (422); ``field`` names the culprit."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
+@dataclass(frozen=True)
+class ResolvedJob:
+    settings: SearchSettings
+    train: ImageDataset
+    validation: ImageDataset
+
+
+def resolve(spec: JobSpec) -> ResolvedJob:
+    """The engine's settings and the data split for ``spec``, or a ``SpecError``."""
+    dataset = _dataset(spec.data)
+    space = _space(spec.space).with_task(
+        resolution=dataset.resolution,
+        in_channels=dataset.channels,
+        num_classes=len(dataset.classes),
+    )
+    train, validation = dataset.split(spec.proxy.validation_share, spec.seed)
+    settings = SearchSettings(
+        space=space,
+        devices=tuple(spec.devices),
+        mode=spec.objective.mode,
+        reward=_reward(spec.objective),
+        strategy=spec.strategy.name,
+        strategy_settings=spec.strategy.settings,
+        trials=spec.budget.trials,
+        seed=spec.seed,
+        proxy=ProxySettings(**spec.proxy.model_dump(exclude={"validation_share"}), seed=spec.seed),
+        constraints=Constraints(
+            max_latency_ms=spec.constraints.max_latency_ms,
+            max_params=spec.constraints.max_params,
+            max_macs=spec.constraints.max_macs,
+        ),
+        pruner=spec.objective.pruner,
+        early_stop=spec.objective.early_stop,
+        zero_cost=ZeroCostScreen(**spec.zero_cost.model_dump()) if spec.zero_cost else None,
+    )
+    _check_strategy(settings)
+    _check_feasible(space, spec.constraints)
+    return ResolvedJob(settings, train, validation)
+
+
+def _dataset(data: str) -> ImageDataset:
+    try:
+        return load_dataset(data)
+    except DataError as exc:
+        raise SpecError("data", str(exc)) from None
+
+
+def _space(space: str | dict[str, Any]) -> SearchSpace:
+    try:
+        return search_space(space) if isinstance(space, str) else space_from_dict(space)
+    except SpaceError as exc:
+        raise SpecError("space", str(exc).strip("'\"")) from None
+
+
+def _reward(objective: ObjectiveSpec) -> MnasReward | None:
+    if objective.mode != "mnas":
+        return None
+    if objective.alpha is not None or objective.beta is not None:
+        soft = PRESETS["soft"]
+        return MnasReward(
+            objective.targets_ms,
+            soft[0] if objective.alpha is None else objective.alpha,
+            soft[1] if objective.beta is None else objective.beta,
+        )
+    return MnasReward.preset(objective.reward or "soft", objective.targets_ms)
+
+
+def _check_strategy(settings: SearchSettings) -> None:
+    """Build the sampler once, so an unknown strategy setting is refused at submission."""
+    try:
+        make_sampler(
+            settings.strategy,
+            settings.space.dimensions(),
+            seed=settings.seed,
+            multi_objective=settings.mode == "pareto",
+            settings=settings.strategy_settings,
+        )
+    except ValueError as exc:
+        raise SpecError("strategy.settings", str(exc)) from None
+
+
+def _check_feasible(space: SearchSpace, constraints: ConstraintSpec) -> None:
+    """Refuse a params or MACs limit that no architecture of the space meets: the smallest
+    of the first choice of every dimension and ``FEASIBILITY_SAMPLES`` random samples."""
+    limits = {"max_params": constraints.max_params, "max_macs": constraints.max_macs}
+    if all(limit is None for limit in limits.values()):
+        return
+    rng = random.Random(0)
+    first = {name: choices[0] for name, choices in space.dimensions().items()}
+    profiles = [profile_arch(space.decode(first))]
+    profiles += [profile_arch(space.decode(space.sample(rng))) for _ in range(FEASIBILITY_SAMPLES)]
+    for field, limit in limits.items():
+        if limit is None:
+            continue
+        smallest = min(getattr(p, field.removeprefix("max_")) for p in profiles)
+        if smallest > limit:
+            raise SpecError(
+                f"constraints.{field}",
+                f"{limit:,} is below every architecture tried in the space "
+                f"(smallest {smallest:,}); the search could find nothing feasible",
+            )

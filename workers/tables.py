@@ -1,0 +1,56 @@
+"""Tables the workers package owns: search jobs. Trials live in Optuna's own tables (one
+study per job, same database URL), never mirrored here (DESIGN.md)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, Index, Integer, MetaData, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from latency.tables import NAMING, UTCDateTime, utcnow
+
+
+class WorkersBase(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class JobState(StrEnum):
+    """Forward only: queued -> running -> succeeded | failed | cancelled."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+FINISHED_STATES = (JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED)
+
+
+class Job(WorkersBase):
+    """A search job: its spec as submitted, where it stands, and who drives it (the lease)."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (Index("ix_jobs_state", "state", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON)
+    state: Mapped[str] = mapped_column(String(16), default=JobState.QUEUED)
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    progress: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    error: Mapped[str | None] = mapped_column(Text)
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    claims: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    @property
+    def study_name(self) -> str:
+        """The Optuna study that holds this job's trials."""
+        return f"edgenas-job-{self.id}"
