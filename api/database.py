@@ -1,4 +1,9 @@
-"""Schema migrations: the server upgrades the database to the newest revision on start."""
+"""Schema migrations: the server upgrades the database to the newest revision on start.
+
+EdgeNAS keeps its Alembic revision in ``edgenas_alembic_version``: Optuna's RDB storage shares
+the database (one study per job) and keeps its own schema version in Alembic's default
+``alembic_version`` table, which it refuses to run beside a revision it does not know.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +11,12 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy.engine import Engine
+from sqlalchemy import inspect, text
+from sqlalchemy.engine import Connection, Engine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+VERSION_TABLE = "edgenas_alembic_version"
+LEGACY_REVISIONS = ("0001", "0002")  # kept in alembic_version before Optuna shared the database
 
 
 def alembic_config(url: str) -> Config:
@@ -22,5 +30,27 @@ def upgrade_database(engine: Engine) -> None:
     """Apply every migration not yet applied (idempotent)."""
     config = alembic_config(engine.url.render_as_string(hide_password=False))
     with engine.begin() as connection:
+        _move_legacy_version(connection)
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
+
+
+def _move_legacy_version(connection: Connection) -> None:
+    """A database an earlier EdgeNAS created records its revision in ``alembic_version``:
+    move it to ``VERSION_TABLE`` so the upgrade continues from it and Optuna gets the table."""
+    tables = set(inspect(connection).get_table_names())
+    if "alembic_version" not in tables or VERSION_TABLE in tables:
+        return
+    revision = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    if revision not in LEGACY_REVISIONS:
+        return  # Optuna's own
+    connection.execute(
+        text(
+            f"CREATE TABLE {VERSION_TABLE} (version_num VARCHAR(32) NOT NULL, "
+            f"CONSTRAINT {VERSION_TABLE}_pkc PRIMARY KEY (version_num))"
+        )
+    )
+    connection.execute(
+        text(f"INSERT INTO {VERSION_TABLE} VALUES (:revision)"), {"revision": revision}
+    )
+    connection.execute(text("DROP TABLE alembic_version"))

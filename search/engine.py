@@ -24,7 +24,6 @@ import time
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from functools import partial
 from typing import Literal
 
 import numpy as np
@@ -34,9 +33,9 @@ from search.data import ImageDataset
 from search.early_stop import Curve, clearly_dominated, current_front
 from search.objectives import MnasReward
 from search.strategies import make_sampler, violation
-from search.train import ProxySettings, evaluate_arch, score_batch
+from search.train import Evaluation, ProxySettings, evaluate_arch, score_batch
 from search.zero_cost import PREFERRED, PROXIES, zero_cost_score
-from space import Arch
+from space import Arch, parse_arch
 from space.profiler import profile_arch
 from space.spaces import SearchSpace
 
@@ -155,6 +154,12 @@ def create_study(settings: SearchSettings, storage: str | None = None, name: str
     return study
 
 
+def load_study(settings: SearchSettings, storage: str, name: str) -> optuna.Study:
+    """An existing study with this search's pruner, for reporting epochs from another process
+    (no sampler: that process never asks)."""
+    return optuna.load_study(study_name=name, storage=storage, pruner=_pruner(settings.pruner))
+
+
 def _pruner(name: str) -> optuna.pruners.BasePruner:
     return {
         "none": optuna.pruners.NopPruner,
@@ -164,14 +169,34 @@ def _pruner(name: str) -> optuna.pruners.BasePruner:
     }[name]()
 
 
-def run_trial(
-    study: optuna.Study,
-    settings: SearchSettings,
-    train: ImageDataset,
-    validation: ImageDataset,
-    latency: LatencyFn,
-) -> TrialRecord:
-    """Ask for one candidate, score it, tell the study, return its record."""
+@dataclass(frozen=True)
+class Candidate:
+    """An asked trial, decoded and profiled: what its evaluation needs. Plain data, so the
+    evaluation can run in another process (a Ray task) while the study stays here."""
+
+    number: int
+    trial_id: int
+    arch: str
+    params: int
+    macs: int
+    zero_cost: float | None
+    front: tuple[Curve, ...]  # pareto early stop: the front when the candidate was asked
+    started: float
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What evaluating a candidate found."""
+
+    latency_ms: dict[str, float]
+    violations: dict[str, float]
+    evaluation: Evaluation
+
+
+def propose(
+    study: optuna.Study, settings: SearchSettings, train: ImageDataset
+) -> Candidate | TrialRecord:
+    """Ask for a candidate; a zero-cost pre-screen may settle it at once (a record)."""
     start = time.perf_counter()
     trial = study.ask()
     assignment = {
@@ -186,35 +211,65 @@ def run_trial(
     score = _zero_cost(settings.zero_cost, arch, train, settings.seed)
     if score is not None:
         trial.set_user_attr("zero_cost", score)
-    record = partial(
-        TrialRecord,
-        number=trial.number,
-        arch=str(arch),
-        arch_hash=arch.hash,
-        params=profile.params,
-        macs=profile.macs,
-        zero_cost=score,
-    )
     if score is not None and _screened_out(study, settings.zero_cost, score):
         trial.set_user_attr("screened_out", True)
         study.tell(trial, state=optuna.trial.TrialState.PRUNED)
-        return record(
+        return TrialRecord(
+            number=trial.number,
+            arch=str(arch),
+            arch_hash=arch.hash,
             accuracy=None,
             latency_ms={},
+            params=profile.params,
+            macs=profile.macs,
             reward=None,
             state="screened",
             epochs=0,
             stopped_early=False,
             feasible=True,
             seconds=time.perf_counter() - start,
+            zero_cost=score,
         )
+    front = settings.mode == "pareto" and settings.early_stop
+    return Candidate(
+        number=trial.number,
+        trial_id=trial._trial_id,
+        arch=str(arch),
+        params=profile.params,
+        macs=profile.macs,
+        zero_cost=score,
+        front=tuple(current_front(_curves(study))) if front else (),
+        started=start,
+    )
+
+
+def evaluate_candidate(
+    candidate: Candidate,
+    settings: SearchSettings,
+    train: ImageDataset,
+    validation: ImageDataset,
+    latency: LatencyFn,
+    study: optuna.Study | None,
+) -> Outcome:
+    """Latency, constraints and proxy training of one candidate. ``study`` (the job's, or one
+    loaded from its storage in a worker process) receives mnas mode's per-epoch reports."""
+    arch = parse_arch(candidate.arch)
     latencies = {d: float(latency(arch)[d]) for d in settings.devices}
-    violations = _violations(settings.constraints, latencies, profile.params, profile.macs)
+    violations = _violations(settings.constraints, latencies, candidate.params, candidate.macs)
+    stop = _stopper(study, settings, candidate, latencies)
+    evaluation = evaluate_arch(arch, train, validation, settings.proxy, on_epoch=stop)
+    return Outcome(latencies, violations, evaluation)
+
+
+def conclude(
+    study: optuna.Study, settings: SearchSettings, candidate: Candidate, outcome: Outcome
+) -> TrialRecord:
+    """Tell the study what the evaluation found; the trial's record."""
+    trial = optuna.trial.Trial(study, candidate.trial_id)
+    result, latencies = outcome.evaluation, outcome.latency_ms
     trial.set_user_attr("latency_ms", latencies)
-    for key, value in violations.items():
+    for key, value in outcome.violations.items():
         trial.set_constraint(key, value)
-    stop = _stopper(study, settings, trial, latencies)
-    result = evaluate_arch(arch, train, validation, settings.proxy, on_epoch=stop)
     trial.set_user_attr("epoch_accuracies", list(result.epoch_accuracies))
     trial.set_user_attr("stopped_early", result.stopped_early)
     reward = settings.reward(result.accuracy, latencies) if settings.reward else None
@@ -225,17 +280,38 @@ def run_trial(
         study.tell(trial, reward)
     else:
         study.tell(trial, [result.accuracy, *(latencies[d] for d in settings.devices)])
-    return record(
+    return TrialRecord(
+        number=candidate.number,
+        arch=candidate.arch,
+        arch_hash=parse_arch(candidate.arch).hash,
         accuracy=result.accuracy,
         latency_ms=latencies,
+        params=candidate.params,
+        macs=candidate.macs,
         reward=reward,
         state="pruned" if pruned else "complete",
         epochs=result.epochs,
         stopped_early=result.stopped_early,
-        feasible=all(v <= 0 for v in violations.values()),
-        seconds=time.perf_counter() - start,
+        feasible=all(v <= 0 for v in outcome.violations.values()),
+        seconds=time.perf_counter() - candidate.started,
         epoch_accuracies=result.epoch_accuracies,
+        zero_cost=candidate.zero_cost,
     )
+
+
+def run_trial(
+    study: optuna.Study,
+    settings: SearchSettings,
+    train: ImageDataset,
+    validation: ImageDataset,
+    latency: LatencyFn,
+) -> TrialRecord:
+    """Ask for one candidate, score it here, tell the study, return its record."""
+    candidate = propose(study, settings, train)
+    if isinstance(candidate, TrialRecord):
+        return candidate
+    outcome = evaluate_candidate(candidate, settings, train, validation, latency, study)
+    return conclude(study, settings, candidate, outcome)
 
 
 def _zero_cost(
@@ -279,15 +355,16 @@ def _violations(
 
 
 def _stopper(
-    study: optuna.Study,
+    study: optuna.Study | None,
     settings: SearchSettings,
-    trial: optuna.Trial,
+    candidate: Candidate,
     latencies: Mapping[str, float],
 ) -> Callable[[int, float], bool]:
     """The per-epoch early stop of this mode (see the module docstring)."""
     if settings.mode == "mnas":
         reward = settings.reward
-        assert reward is not None
+        assert reward is not None and study is not None
+        trial = optuna.trial.Trial(study, candidate.trial_id)
 
         def prune(epoch: int, accuracy: float) -> bool:
             trial.report(reward(accuracy, latencies), epoch)
@@ -296,10 +373,9 @@ def _stopper(
         return prune
     if not settings.early_stop:
         return lambda epoch, accuracy: False
-    front = current_front(_curves(study))
 
     def dominated(epoch: int, accuracy: float) -> bool:
-        return clearly_dominated(epoch, accuracy, latencies, front, settings.stop_margin)
+        return clearly_dominated(epoch, accuracy, latencies, candidate.front, settings.stop_margin)
 
     return dominated
 

@@ -120,6 +120,16 @@ def renew_lease(session: Session, job_id: int, owner: str, lease: timedelta) -> 
     return job
 
 
+def release_job(session: Session, job_id: int, owner: str) -> None:
+    """Give a running job back at once (the runner is stopping): any runner may claim it."""
+    session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.lease_owner == owner, Job.state == JobState.RUNNING)
+        .values(lease_owner=None, lease_expires_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+
+
 def record_progress(session: Session, job_id: int, owner: str, progress: dict[str, Any]) -> bool:
     """Store the runner's progress figures; False when the lease was lost meanwhile."""
     done = session.execute(

@@ -17,6 +17,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from latency.errors import InvalidRequestError
+from latency.protocol import MeasurementSettings
 from search.data import DataError, ImageDataset, load_dataset
 from search.engine import Constraints, SearchSettings, ZeroCostScreen
 from search.objectives import PRESETS, MnasReward
@@ -112,6 +113,7 @@ class JobSpec(Strict):
     proxy: ProxySpec = Field(default_factory=ProxySpec)
     zero_cost: ZeroCostSpec | None = None
     budget: BudgetSpec = Field(default_factory=BudgetSpec)
+    measurement: MeasurementSettings = Field(default_factory=MeasurementSettings)
     seed: int = Field(0, ge=0, le=2**31 - 1)
 
     @model_validator(mode="after")

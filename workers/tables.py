@@ -52,5 +52,9 @@ class Job(WorkersBase):
 
     @property
     def study_name(self) -> str:
-        """The Optuna study that holds this job's trials."""
-        return f"edgenas-job-{self.id}"
+        return study_name(self.id)
+
+
+def study_name(job_id: int) -> str:
+    """The Optuna study that holds a job's trials (what optuna-dashboard lists)."""
+    return f"edgenas-job-{job_id}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
+from api.database import VERSION_TABLE
 from api.migrations_metadata import TARGET_METADATA
 from latency.database import create_db_engine
 
@@ -25,6 +26,7 @@ def _run(connection) -> None:  # type: ignore[no-untyped-def]
         connection=connection,
         target_metadata=TARGET_METADATA,
         render_as_batch=connection.dialect.name == "sqlite",
+        version_table=VERSION_TABLE,
     )
     with context.begin_transaction():
         context.run_migrations()

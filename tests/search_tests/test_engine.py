@@ -7,16 +7,17 @@ from dataclasses import replace
 import numpy as np
 import optuna
 import pytest
-from optuna.distributions import CategoricalDistribution
 
 from latency.bench import time_onnx
 from search.data import load_dataset
 from search.engine import (
+    Candidate,
     Constraints,
     SearchSettings,
     ZeroCostScreen,
     _stopper,
     create_study,
+    propose,
     run_search,
 )
 from search.objectives import MnasReward
@@ -87,7 +88,7 @@ def test_mnas_search_scores_the_reward_and_respects_constraints(digits) -> None:
         assert record.feasible is False  # no network has a single parameter
 
 
-def test_pareto_candidates_dominated_by_the_front_at_the_same_epoch_stop_early() -> None:
+def test_pareto_candidates_dominated_by_the_front_at_the_same_epoch_stop_early(digits) -> None:
     settings = SearchSettings(space=TINY_SPACE, devices=("cpu",), trials=1, stop_margin=0.05)
     study = create_study(settings)
     study.add_trial(
@@ -98,14 +99,15 @@ def test_pareto_candidates_dominated_by_the_front_at_the_same_epoch_stop_early()
             user_attrs={"epoch_accuracies": [0.60, 0.95], "latency_ms": {"cpu": 1.0}},
         )
     )
-    trial = study.ask({"s0_op": CategoricalDistribution(["conv"])})
-    slower = _stopper(study, settings, trial, {"cpu": 2.0})
-    faster = _stopper(study, settings, trial, {"cpu": 0.5})
+    candidate = propose(study, settings, digits[0])
+    assert isinstance(candidate, Candidate) and len(candidate.front) == 1
+    slower = _stopper(study, settings, candidate, {"cpu": 2.0})
+    faster = _stopper(study, settings, candidate, {"cpu": 0.5})
     assert slower(0, 0.50) and not slower(0, 0.58)  # the member had 0.60 after epoch one
     assert slower(1, 0.85) and not slower(1, 0.93)  # and 0.95 after two
     assert not faster(0, 0.10)  # faster than the front: never dominated
     unstopped = replace(settings, early_stop=False)
-    assert not _stopper(study, unstopped, trial, {"cpu": 2.0})(0, 0.10)
+    assert not _stopper(study, unstopped, candidate, {"cpu": 2.0})(0, 0.10)
 
 
 @pytest.mark.parametrize(("proxy", "prefer"), [("synflow", "high"), ("grad_norm", "low")])

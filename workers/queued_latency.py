@@ -1,0 +1,91 @@
+"""Latency for a job: measured on its registered devices through the measurement queue.
+
+For each device a cached record answers at once; otherwise the exported model goes to the
+queue (shared with any identical open request) and the call waits, reading the task's state
+from the database, until that device's agent has reported. Each evaluation runs in its own
+Ray task, so one candidate waiting for a phone never holds up the others.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from latency.devices import device_by_name
+from latency.protocol import MeasurementSettings
+from latency.queue import request_measurement
+from latency.tables import LatencyRecord, MeasurementTask, TaskState
+from space import Arch
+
+POLL_SECONDS = 0.5
+
+
+class MeasurementFailed(RuntimeError):
+    """A device could not time the model (its agent's error, or no answer in time)."""
+
+
+class QueuedLatency:
+    """``Arch -> {device: median ms}`` from the devices' agents."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        devices: Sequence[str],
+        settings: MeasurementSettings,
+        *,
+        max_attempts: int = 3,
+        timeout_seconds: float = 3600.0,
+    ) -> None:
+        self._sessions = sessions
+        self._devices = tuple(devices)
+        self._settings = settings
+        self._max_attempts = max_attempts
+        self._timeout = timeout_seconds
+
+    def __call__(self, arch: Arch) -> dict[str, float]:
+        latencies: dict[str, float] = {}
+        waiting = self._request(arch, latencies)
+        deadline = time.monotonic() + self._timeout
+        while waiting:
+            with self._sessions.begin() as session:
+                for device, task_id in list(waiting.items()):
+                    task = session.get(MeasurementTask, task_id)
+                    assert task is not None  # tasks are never deleted while a job waits
+                    if task.state == TaskState.FAILED:
+                        raise MeasurementFailed(f"{device}: {task.error}")
+                    if task.state == TaskState.DONE and task.record_id is not None:
+                        record = session.get(LatencyRecord, task.record_id)
+                        assert record is not None
+                        latencies[device] = record.median_ms
+                        del waiting[device]
+            if waiting and time.monotonic() > deadline:
+                raise MeasurementFailed(
+                    f"no measurement from {sorted(waiting)} within {self._timeout:.0f} s"
+                )
+            if waiting:
+                time.sleep(POLL_SECONDS)
+        return latencies
+
+    def _request(self, arch: Arch, latencies: dict[str, float]) -> dict[str, int]:
+        """Cache hits go into ``latencies``; the open task of each other device is returned."""
+        from space.export import export_onnx_bytes  # torch: only where models are exported
+
+        waiting = {}
+        with self._sessions.begin() as session:
+            for name in self._devices:
+                found = request_measurement(
+                    session,
+                    device_by_name(session, name),
+                    arch,
+                    self._settings,
+                    export=export_onnx_bytes,
+                    max_attempts=self._max_attempts,
+                )
+                session.flush()
+                if isinstance(found, LatencyRecord):
+                    latencies[name] = found.median_ms
+                else:
+                    waiting[name] = found.id
+        return waiting

@@ -1,0 +1,216 @@
+"""The job runner: claims a job, drives its Optuna study with ask/tell, keeps the Ray cluster
+busy with evaluations, and finishes the job.
+
+Durability: the study lives in Optuna's RDB storage on the server's database, one study per
+job; the runner keeps nothing that matters in memory. A runner that dies (SIGKILL included)
+stops renewing its lease; once it expires another runner claims the job, marks the trials the
+dead one left running as failed, re-queues their architectures (``enqueue_trial``, so they are
+retried, not lost) and carries on until the budget counts finished trials: none is counted
+twice and none is lost. Cancellation stops new trials at once; running ones finish (their
+results are kept) within the time an evaluation takes.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import socket
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import optuna
+import ray
+from optuna.trial import TrialState
+from sqlalchemy.orm import Session, sessionmaker
+
+from search.engine import Candidate, TrialRecord, conclude, create_study, propose
+from search.pareto import hypervolume, pareto_front, reference_point
+from workers.evaluation import evaluate_in_worker
+from workers.jobs import claim_job, finish_job, record_progress, release_job, renew_lease
+from workers.spec import JobSpec, SpecError, resolve
+from workers.tables import Job, JobState, study_name
+
+log = logging.getLogger("edgenas.runner")
+COUNTED = (TrialState.COMPLETE, TrialState.PRUNED)
+
+
+@dataclass(frozen=True)
+class RunnerSettings:
+    database_url: str
+    lease_seconds: float = 30.0
+    idle_seconds: float = 1.0  # how often an idle runner looks for a job
+    max_in_flight: int | None = None  # None: the Ray cluster's CPU count
+    max_failed_trials: int = 10  # a job fails when this many evaluations raised
+
+
+class LeaseLost(Exception):
+    """Another runner holds the job now (ours expired): stop driving it."""
+
+
+class ShuttingDown(Exception):
+    """The runner is stopping: hand the job back for the next runner to resume."""
+
+
+class Runner:
+    """Drives one job at a time; several runners may share a database."""
+
+    def __init__(self, settings: RunnerSettings, sessions: sessionmaker[Session]) -> None:
+        self.settings = settings
+        self.sessions = sessions
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._evaluate = ray.remote(num_cpus=1, max_retries=0)(evaluate_in_worker)
+        self._lease = timedelta(seconds=settings.lease_seconds)
+
+    def run(self, stop: threading.Event) -> None:
+        """Claim and drive jobs until ``stop`` is set."""
+        while not stop.is_set():
+            if not self.run_once(stop):
+                stop.wait(self.settings.idle_seconds)
+
+    def run_once(self, stop: threading.Event | None = None) -> bool:
+        """Claim one job and drive it to its end; False when there was none."""
+        with self.sessions.begin() as session:
+            job = claim_job(session, self.owner, self._lease)
+            if job is None:
+                return False
+            job_id, spec = job.id, dict(job.spec)
+        log.info("runner %s drives job %d", self.owner, job_id)
+        try:
+            state, error = self._drive(job_id, spec, stop or threading.Event())
+        except LeaseLost:
+            log.warning("job %d: lease lost to another runner", job_id)
+            return True
+        except ShuttingDown:
+            with self.sessions.begin() as session:
+                release_job(session, job_id, self.owner)
+            log.info("job %d handed back: this runner is stopping", job_id)
+            return True
+        except Exception as exc:  # the job fails with its reason; the runner carries on
+            log.exception("job %d failed", job_id)
+            state, error = JobState.FAILED, f"{type(exc).__name__}: {exc}"
+        with self.sessions.begin() as session:
+            finish_job(session, job_id, self.owner, state, error)
+        return True
+
+    def _drive(
+        self, job_id: int, spec: dict[str, Any], stop: threading.Event
+    ) -> tuple[JobState, str | None]:
+        try:
+            parsed = JobSpec.model_validate(spec)
+            resolved = resolve(parsed)
+        except (SpecError, ValueError) as exc:
+            return JobState.FAILED, f"the job's spec no longer resolves: {exc}"
+        settings = resolved.settings
+        study = create_study(settings, storage=self.settings.database_url, name=study_name(job_id))
+        _retry_abandoned(study)
+        spec_json = parsed.model_dump_json()
+        budget = settings.trials
+        deadline = (
+            time.monotonic() + parsed.budget.wall_clock_minutes * 60
+            if parsed.budget.wall_clock_minutes
+            else math.inf
+        )
+        capacity = self.settings.max_in_flight or max(1, int(ray.cluster_resources()["CPU"]))
+        in_flight: dict[ray.ObjectRef, Candidate] = {}
+        failures: list[str] = []
+        started = time.monotonic()
+        while True:
+            job = self._heartbeat(job_id)
+            if stop.is_set():  # abandon running evaluations: the next runner retries them
+                for ref in in_flight:
+                    ray.cancel(ref, force=True)
+                raise ShuttingDown
+            stopping = job.cancel_requested or time.monotonic() > deadline
+            done = _count(study, COUNTED)
+            while not stopping and len(in_flight) < capacity and done + len(in_flight) < budget:
+                proposal = propose(study, settings, resolved.train)
+                if isinstance(proposal, TrialRecord):  # settled by the zero-cost pre-screen
+                    done += 1
+                    continue
+                ref = self._evaluate.remote(
+                    spec_json, self.settings.database_url, study_name(job_id), proposal
+                )
+                in_flight[ref] = proposal
+            self._progress(job_id, study, settings.mode, len(in_flight), budget, started)
+            if not in_flight:
+                break
+            ready, _ = ray.wait(list(in_flight), num_returns=1, timeout=self._beat_seconds())
+            for ref in ready:
+                candidate = in_flight.pop(ref)
+                try:
+                    conclude(study, settings, candidate, ray.get(ref))
+                except Exception as exc:  # the evaluation raised: the trial fails, the job goes on
+                    failures.append(f"trial {candidate.number}: {exc}")
+                    study.tell(candidate.number, state=TrialState.FAIL)
+                    log.warning("job %d trial %d failed: %s", job_id, candidate.number, exc)
+            if len(failures) >= self.settings.max_failed_trials:
+                for ref in in_flight:
+                    ray.cancel(ref, force=True)
+                return JobState.FAILED, f"{len(failures)} evaluations failed; last: {failures[-1]}"
+        self._progress(job_id, study, settings.mode, 0, budget, started)
+        return (JobState.CANCELLED if job.cancel_requested else JobState.SUCCEEDED), None
+
+    def _beat_seconds(self) -> float:
+        return self.settings.lease_seconds / 3
+
+    def _heartbeat(self, job_id: int) -> Job:
+        with self.sessions.begin() as session:
+            job = renew_lease(session, job_id, self.owner, self._lease)
+            if job is None:
+                raise LeaseLost
+            session.expunge(job)
+            return job
+
+    def _progress(
+        self, job_id: int, study: optuna.Study, mode: str, running: int, budget: int, started: float
+    ) -> None:
+        figures = progress_of(study, mode, running, budget, time.monotonic() - started)
+        with self.sessions.begin() as session:
+            if not record_progress(session, job_id, self.owner, figures):
+                raise LeaseLost
+
+
+def _count(study: optuna.Study, states: tuple[TrialState, ...]) -> int:
+    return len(study.get_trials(deepcopy=False, states=states))
+
+
+def _retry_abandoned(study: optuna.Study) -> None:
+    """Trials a dead runner left running fail now and their architectures run again."""
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        study.tell(trial.number, state=TrialState.FAIL)
+        study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number})
+        log.info("study %s: trial %d was abandoned; retrying it", study.study_name, trial.number)
+
+
+def progress_of(
+    study: optuna.Study, mode: str, running: int, budget: int, elapsed: float
+) -> dict[str, Any]:
+    """The figures ``GET /v1/jobs/{id}`` shows."""
+    trials = study.get_trials(deepcopy=False)
+    complete = [t for t in trials if t.state == TrialState.COMPLETE]
+    pruned = sum(t.state == TrialState.PRUNED for t in trials)
+    done = len(complete) + pruned
+    figures: dict[str, Any] = {
+        "trials_done": done,
+        "trials_running": running,
+        "trials_pruned": pruned,
+        "trials_failed": sum(t.state == TrialState.FAIL for t in trials),
+        "budget": budget,
+        "eta_seconds": elapsed / done * (budget - done) if done else None,
+    }
+    if mode == "mnas":
+        figures["best_reward"] = max((t.values[0] for t in complete), default=None)
+        return figures
+    points = [t.values for t in complete if not t.user_attrs.get("stopped_early")]
+    maximize = [True] + [False] * (len(points[0]) - 1 if points else 0)
+    figures["best_accuracy"] = max((p[0] for p in points), default=None)
+    if points:
+        front = [points[i] for i in pareto_front(points, maximize)]
+        reference = reference_point(maximize, [None] * len(maximize), points)
+        figures["hypervolume"] = hypervolume(front, maximize, reference)
+    return figures
