@@ -15,7 +15,7 @@ $(VENV)/.installed: pyproject.toml
 install: $(VENV)/.installed
 
 demo: install
-	$(BIN)/edgenas space tour
+	$(BIN)/edgenas demo
 
 test: install
 	$(BIN)/ruff format --check .

@@ -9,9 +9,10 @@ from __future__ import annotations
 import typer
 
 from api.agent_commands import agent
+from api.demo_commands import demo
 from api.latency_commands import app as latency_app
 from api.search_commands import app as search_app
-from api.server_commands import keys_app, serve
+from api.server_commands import keys_app, serve, worker
 from api.space_commands import app as space_app
 
 app = typer.Typer(help="EdgeNAS: hardware-aware neural architecture search.", no_args_is_help=True)
@@ -20,6 +21,8 @@ app.add_typer(latency_app, name="latency")
 app.add_typer(search_app, name="search")
 app.add_typer(keys_app, name="keys")
 app.command()(serve)
+app.command()(worker)
+app.command()(demo)
 app.command()(agent)
 
 

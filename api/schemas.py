@@ -154,3 +154,39 @@ class JobPage(BaseModel):
     total: int
     offset: int
     limit: int
+
+
+class TrialOut(BaseModel):
+    """One trial of a job, read from its Optuna study."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    number: int
+    state: str
+    arch: str
+    arch_hash: str
+    accuracy: float | None
+    epoch_accuracies: tuple[float, ...]
+    latency_ms: dict[str, float]
+    params: int
+    macs: int
+    reward: float | None
+    stopped_early: bool
+    feasible: bool
+    zero_cost: float | None
+    seconds: float
+
+
+class TrialPage(BaseModel):
+    items: list[TrialOut]
+    total: int
+    offset: int
+    limit: int
+
+
+class ParetoOut(BaseModel):
+    """The job's non-dominated set (feasible, fully trained trials), fastest first."""
+
+    job_id: int
+    devices: list[str]
+    members: list[TrialOut]

@@ -40,16 +40,50 @@ def serve(
     local_dev_no_auth: Annotated[
         bool, typer.Option("--local-dev-no-auth", help="Accept /v1 requests without keys")
     ] = False,
+    runners: Annotated[
+        int, typer.Option(min=0, max=16, help="Job runners in this process (0: API only)")
+    ] = 1,
+    local_agent: Annotated[
+        bool, typer.Option("--local-agent", help="Also run a CPU agent as the device 'local'")
+    ] = False,
 ) -> None:
-    """Run the EdgeNAS server (uvicorn); the schema is upgraded on start."""
+    """Run the EdgeNAS server (uvicorn; the schema is upgraded on start) with job runners on
+    Ray and, if asked, a local CPU agent. Ctrl-C stops them all."""
     import uvicorn
 
     from api.app import create_app
+    from api.embedded import EmbeddedStack
 
     settings = _settings(
         database_url, host=host, port=port, local_dev_no_auth=local_dev_no_auth or None
     )
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port)
+    stack = EmbeddedStack(settings, runners=runners, local_agent=local_agent)
+    stack.start()
+    try:
+        uvicorn.run(create_app(settings), host=settings.host, port=settings.port)
+    finally:
+        stack.stop()
+
+
+def worker(
+    database_url: DatabaseUrl = None,
+    runners: Annotated[int, typer.Option(min=1, max=16, help="Runners in this process")] = 1,
+) -> None:
+    """Run job runners (no API) on the same database: scale out. SIGTERM or Ctrl-C stops
+    them; their jobs go back to the queue at once."""
+    import signal
+
+    from api.embedded import EmbeddedStack
+
+    stack = EmbeddedStack(_settings(database_url), runners=runners)
+    stack.start()
+    signal.signal(signal.SIGTERM, lambda *_: stack.stop_event.set())
+    try:
+        stack.stop_event.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stack.stop()
 
 
 @contextmanager

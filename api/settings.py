@@ -21,3 +21,8 @@ class Settings(BaseSettings):
     max_wait_seconds: float = Field(30.0, gt=0, le=300, description="long-poll ceiling")
     max_body_bytes: int = Field(256 * 1024, ge=1024, description="larger requests get 413")
     max_task_attempts: int = Field(3, ge=1, le=20)
+    ray_address: str | None = Field(
+        None, description="an existing Ray cluster (ray://... or host:port); default: start one"
+    )
+    ray_num_cpus: int | None = Field(None, ge=1, description="CPUs of the local Ray")
+    runner_lease_seconds: float = Field(30.0, gt=0, le=3600, description="job lease of a runner")

@@ -58,7 +58,9 @@ def main() -> None:
     parser.add_argument("--strategy", default="tpe")
     parser.add_argument("--trials", type=int, default=30)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--margin", type=float, default=0.05, help="early-stop replay margin")
+    parser.add_argument(
+        "--margin", type=float, default=SearchSettings.stop_margin, help="early-stop replay margin"
+    )
     args = parser.parse_args()
     train, validation = digits()
     proxy = ProxySettings(seed=0)

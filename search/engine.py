@@ -128,7 +128,11 @@ class TrialRecord:
     zero_cost: float | None = None
 
 
-def create_study(settings: SearchSettings, storage: str | None = None, name: str | None = None):  # type: ignore[no-untyped-def]
+def create_study(
+    settings: SearchSettings,
+    storage: str | optuna.storages.BaseStorage | None = None,
+    name: str | None = None,
+) -> optuna.Study:
     """The study for ``settings``: directions, metric names, sampler and pruner."""
     multi = settings.mode == "pareto"
     sampler = make_sampler(
@@ -154,7 +158,9 @@ def create_study(settings: SearchSettings, storage: str | None = None, name: str
     return study
 
 
-def load_study(settings: SearchSettings, storage: str, name: str) -> optuna.Study:
+def load_study(
+    settings: SearchSettings, storage: str | optuna.storages.BaseStorage, name: str
+) -> optuna.Study:
     """An existing study with this search's pruner, for reporting epochs from another process
     (no sampler: that process never asks)."""
     return optuna.load_study(study_name=name, storage=storage, pruner=_pruner(settings.pruner))

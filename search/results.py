@@ -58,22 +58,23 @@ def write_results(
     return [results, *_plots(folder, records, devices[0])]
 
 
-def _plots(folder: Path, records: Sequence[TrialRecord], device: str) -> list[Path]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import plotly.graph_objects as go
-
+def _groups(records: Sequence[TrialRecord], device: str) -> dict[str, list[TrialRecord]]:
+    """The plotted groups: front members, other trained trials, stopped-early ones."""
     front = {r.number for r in front_of(records, [device])}
     scored = [r for r in records if r.accuracy is not None]  # not the zero-cost skipped
-    groups = {
+    return {
         "Pareto front": [r for r in scored if r.number in front],
         "trained": [r for r in scored if r.number not in front and not r.stopped_early],
         "stopped early": [r for r in scored if r.stopped_early],
     }
+
+
+def pareto_html(records: Sequence[TrialRecord], device: str) -> str:
+    """An interactive plot, plotly.js embedded so that it opens offline."""
+    import plotly.graph_objects as go
+
     figure = go.Figure()
-    for name, members in groups.items():
+    for name, members in _groups(records, device).items():
         figure.add_trace(
             go.Scatter(
                 x=[r.latency_ms[device] for r in members],
@@ -85,11 +86,20 @@ def _plots(folder: Path, records: Sequence[TrialRecord], device: str) -> list[Pa
             )
         )
     figure.update_layout(xaxis_title=f"latency on {device} (ms)", yaxis_title="accuracy")
-    html = folder / "pareto.html"
-    figure.write_html(html, include_plotlyjs=True)
+    return figure.to_html(include_plotlyjs=True)
+
+
+def pareto_png(records: Sequence[TrialRecord], device: str) -> bytes:
+    """The same plot as a PNG (matplotlib)."""
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
 
     axes = plt.figure(figsize=(7, 4.5)).gca()
-    for name, members in groups.items():
+    for name, members in _groups(records, device).items():
         axes.scatter(
             [r.latency_ms[device] for r in members],
             [r.accuracy for r in members],
@@ -100,7 +110,14 @@ def _plots(folder: Path, records: Sequence[TrialRecord], device: str) -> list[Pa
     axes.set_xlabel(f"latency on {device} (ms)")
     axes.set_ylabel("accuracy")
     axes.legend()
-    png = folder / "pareto.png"
-    axes.figure.savefig(png, dpi=120, bbox_inches="tight")
+    buffer = io.BytesIO()
+    axes.figure.savefig(buffer, format="png", dpi=120, bbox_inches="tight")
     plt.close(axes.figure)
+    return buffer.getvalue()
+
+
+def _plots(folder: Path, records: Sequence[TrialRecord], device: str) -> list[Path]:
+    html, png = folder / "pareto.html", folder / "pareto.png"
+    html.write_text(pareto_html(records, device))
+    png.write_bytes(pareto_png(records, device))
     return [html, png]

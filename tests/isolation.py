@@ -6,6 +6,8 @@ PyTorch) really works without the heavy packages, not just that pyproject omits 
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 
 HEAVY = (
@@ -40,3 +42,14 @@ def python_without(code: str, blocked: tuple[str, ...] = HEAVY) -> list[str]:
 def agent_cli_without_heavy() -> list[str]:
     """The ``edgenas`` command line as a device with only the ``agent`` extra would run it."""
     return python_without("from api.cli import main\nmain()\n")
+
+
+def start_agent(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    """``edgenas agent`` as a device with only the agent extra would run it."""
+    return subprocess.Popen(
+        [*agent_cli_without_heavy(), "agent", "--wait", "5", *args],
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+    )

@@ -61,6 +61,7 @@ class Server:
 
     url: str
     user: httpx.Client
+    database_url: str = ""
 
     def device_client(self, token: str) -> httpx.Client:
         return httpx.Client(
@@ -83,4 +84,4 @@ def served(database_url: str, **overrides: object) -> Iterator[Server]:
         running_server(settings) as base,
         httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=60) as user,
     ):
-        yield Server(base, user)
+        yield Server(base, user, database_url)

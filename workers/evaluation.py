@@ -18,6 +18,7 @@ from latency.database import create_db_engine
 from search.engine import Candidate, Outcome, evaluate_candidate, load_study
 from workers.queued_latency import QueuedLatency
 from workers.spec import JobSpec, ResolvedJob, resolve
+from workers.study_storage import study_storage
 
 
 @lru_cache(maxsize=4)
@@ -42,6 +43,8 @@ def evaluate_in_worker(
     measurement = JobSpec.model_validate_json(spec_json).measurement
     latency = QueuedLatency(sessionmaker(_engine(database_url)), job.settings.devices, measurement)
     study = (
-        load_study(job.settings, database_url, study_name) if job.settings.mode == "mnas" else None
+        load_study(job.settings, study_storage(database_url), study_name)
+        if job.settings.mode == "mnas"
+        else None
     )
     return evaluate_candidate(candidate, job.settings, job.train, job.validation, latency, study)

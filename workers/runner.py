@@ -33,6 +33,7 @@ from search.pareto import hypervolume, pareto_front, reference_point
 from workers.evaluation import evaluate_in_worker
 from workers.jobs import claim_job, finish_job, record_progress, release_job, renew_lease
 from workers.spec import JobSpec, SpecError, resolve
+from workers.study_storage import study_storage
 from workers.tables import Job, JobState, study_name
 
 log = logging.getLogger("edgenas.runner")
@@ -106,7 +107,8 @@ class Runner:
         except (SpecError, ValueError) as exc:
             return JobState.FAILED, f"the job's spec no longer resolves: {exc}"
         settings = resolved.settings
-        study = create_study(settings, storage=self.settings.database_url, name=study_name(job_id))
+        storage = study_storage(self.settings.database_url)
+        study = create_study(settings, storage=storage, name=study_name(job_id))
         _retry_abandoned(study)
         spec_json = parsed.model_dump_json()
         budget = settings.trials

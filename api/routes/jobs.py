@@ -2,22 +2,36 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi import APIRouter, Body, Depends, Query, Request, Response
+from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import in_transaction, require_user
-from api.schemas import JobOut, JobPage
+from api.schemas import JobOut, JobPage, ParetoOut, TrialOut, TrialPage
 from latency.devices import device_by_name
 from latency.errors import NotFoundError
 from workers.jobs import cancel_job, get_job, list_jobs, submit_job
+from workers.results import (
+    job_pareto_html,
+    job_pareto_png,
+    job_trials,
+    pareto_members,
+    record_of,
+)
 from workers.spec import JobSpec, SpecError, resolve
 from workers.tables import JobState
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"], dependencies=[Depends(require_user)])
 MAX_PAGE = 200
+SORT_KEYS = {
+    "number": lambda r: r.number,
+    "accuracy": lambda r: -1.0 if r.accuracy is None else r.accuracy,
+    "latency": lambda r: min(r.latency_ms.values(), default=float("inf")),
+    "reward": lambda r: -1.0 if r.reward is None else r.reward,
+}
 EXAMPLE_SPEC = {
     "name": "digits on my laptop",
     "space": "mnasnet",
@@ -80,3 +94,72 @@ async def cancel(job_id: int, request: Request) -> JobOut:
     return await in_transaction(
         request, lambda s: JobOut.model_validate(cancel_job(s, get_job(s, job_id)))
     )
+
+
+async def _job_and_trials(request: Request, job_id: int):  # type: ignore[no-untyped-def]
+    """The job's devices and its study's trials (read on a worker thread)."""
+    devices = await in_transaction(request, lambda s: list(get_job(s, job_id).spec["devices"]))
+    storage = request.app.state.optuna_storage
+    return devices, await run_in_threadpool(job_trials, storage, job_id)
+
+
+@router.get("/{job_id}/trials", response_model=TrialPage)
+async def trials(
+    job_id: int,
+    request: Request,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
+    sort: Literal["number", "accuracy", "latency", "reward"] = "number",
+    descending: bool = False,
+) -> TrialPage:
+    """The job's trials, sorted (latency: on the job's fastest device for that trial)."""
+    devices, found = await _job_and_trials(request, job_id)
+    records = sorted(
+        (record_of(t, devices) for t in found), key=SORT_KEYS[sort], reverse=descending
+    )
+    page = [TrialOut.model_validate(r) for r in records[offset : offset + limit]]
+    return TrialPage(items=page, total=len(records), offset=offset, limit=limit)
+
+
+@router.get("/{job_id}/pareto", response_model=ParetoOut)
+async def pareto(job_id: int, request: Request) -> ParetoOut:
+    """Accuracy up, latency down on every device: the trials no other trial dominates."""
+    devices, found = await _job_and_trials(request, job_id)
+    members = [TrialOut.model_validate(m) for m in pareto_members(found, devices)]
+    return ParetoOut(job_id=job_id, devices=devices, members=members)
+
+
+@router.get("/{job_id}/pareto.html", response_class=HTMLResponse)
+async def pareto_page(job_id: int, request: Request) -> HTMLResponse:
+    """Accuracy against latency on the job's first device; opens offline."""
+    devices, found = await _job_and_trials(request, job_id)
+    return HTMLResponse(await run_in_threadpool(job_pareto_html, found, devices))
+
+
+@router.get("/{job_id}/pareto.png")
+async def pareto_image(job_id: int, request: Request) -> Response:
+    devices, found = await _job_and_trials(request, job_id)
+    return Response(await run_in_threadpool(job_pareto_png, found, devices), media_type="image/png")
+
+
+@router.get("/{job_id}/trials/{number}/model.onnx")
+async def model(job_id: int, number: int, request: Request) -> Response:
+    """The trial's architecture as ONNX (freshly initialised weights: trials keep no weights)."""
+    _, found = await _job_and_trials(request, job_id)
+    trial = next((t for t in found if t.number == number), None)
+    if trial is None or "arch" not in trial.user_attrs:
+        raise NotFoundError(f"job {job_id} has no trial {number}")
+    data = await run_in_threadpool(_export, trial.user_attrs["arch"])
+    filename = f"job{job_id}-trial{number}.onnx"
+    return Response(
+        data,
+        media_type="application/octet-stream",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+def _export(arch: str) -> bytes:
+    from space import parse_arch
+    from space.export import export_onnx_bytes  # torch loads on the first download only
+
+    return export_onnx_bytes(parse_arch(arch))

@@ -28,7 +28,7 @@ from latency.devices import register_device
 from latency.protocol import MeasurementSettings
 from latency.tables import OnnxModel
 from tests.databases import BACKENDS, database_url
-from tests.isolation import agent_cli_without_heavy
+from tests.isolation import start_agent
 from tests.server import make_api_key, running_server
 
 ARCH = "r64_w1.0_n10:conv_k3_c16_s2|ir_e6_k3_c24_n2_s2|sh2_k3_c48_s2|head"
@@ -43,16 +43,6 @@ def cli(*args: str, env: dict[str, str] | None = None, timeout: float = 180):
         text=True,
         timeout=timeout,
         env={**os.environ, **(env or {})},
-    )
-
-
-def start_agent(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [*agent_cli_without_heavy(), "agent", "--wait", "5", *args],
-        text=True,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
     )
 
 

@@ -1,0 +1,167 @@
+"""``edgenas demo``: the whole service on this machine, end to end (the README's main command).
+
+Starts the embedded server (SQLite in ``--out``, a job runner on a local Ray, a CPU agent
+registered as the device ``local``), submits a ``pareto`` search of the ``mnasnet`` space on
+the bundled ``mnist5k`` over real HTTP, shows its progress, and ends with the Pareto front as a
+table and as ``pareto.html`` / ``pareto.png`` in ``--out``.
+
+Ray gets one CPU and the agent the other: a model timed while two trainings share its core
+would measure the neighbours, not the model.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from api.client_options import error_message, fail
+
+DEMO_SPEC: dict[str, Any] = {
+    "name": "demo: mnasnet space on mnist5k, pareto on this CPU",
+    "space": "mnasnet",
+    "data": "mnist5k",
+    "devices": ["local"],
+    "objective": {"mode": "pareto"},
+    "strategy": {"name": "tpe", "settings": {"n_startup_trials": 6}},
+    "measurement": {"rounds": 3, "quiet_wait_seconds": 2},
+    "seed": 0,
+}
+POLL_SECONDS = 1.0
+
+
+def demo(
+    trials: Annotated[int, typer.Option(min=2, max=200, help="Search budget")] = 16,
+    out: Annotated[Path, typer.Option(help="Database, results and plots go here")] = Path(
+        "demo-out"
+    ),
+) -> None:
+    """Run the service here and a search through it; print and plot the Pareto front."""
+    import httpx
+    import uvicorn
+    from rich.console import Console
+    from sqlalchemy.orm import sessionmaker
+
+    from api.app import create_app
+    from api.database import upgrade_database
+    from api.embedded import EmbeddedStack
+    from api.keys import create_api_key
+    from api.settings import Settings
+    from latency.database import create_db_engine
+
+    console = Console()
+    out.mkdir(parents=True, exist_ok=True)
+    database = out / "edgenas.db"
+    database.unlink(missing_ok=True)
+    listening = _listening_socket()  # bound first: the agent and the client connect at once
+    settings = Settings(
+        database_url=f"sqlite:///{database.resolve()}",
+        port=listening.getsockname()[1],
+        ray_num_cpus=1,
+    )
+    engine = create_db_engine(settings.database_url)
+    upgrade_database(engine)
+    with sessionmaker(engine).begin() as session:
+        key = create_api_key(session, "demo")
+    engine.dispose()
+
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), log_level="warning"))
+    serving = threading.Thread(target=server.run, kwargs={"sockets": [listening]}, daemon=True)
+    serving.start()
+    stack = EmbeddedStack(settings, runners=1, local_agent=True)
+    console.print(f"[bold]EdgeNAS[/] serving on http://{settings.host}:{settings.port}")
+    stack.start()
+    started = time.monotonic()
+    try:
+        base = f"http://{settings.host}:{settings.port}"
+        with httpx.Client(
+            base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=60
+        ) as client:
+            spec = {**DEMO_SPEC, "budget": {"trials": trials}}
+            job = _submit(client, spec)
+            console.print(f"submitted job {job['id']}: {spec['name']} ({trials} trials)")
+            _follow(client, job["id"], console)
+            _report(client, job["id"], out, console)
+    finally:
+        stack.stop()
+        server.should_exit = True
+        serving.join(timeout=30)
+        listening.close()
+    console.print(f"demo finished in {time.monotonic() - started:.0f} s")
+
+
+def _listening_socket() -> socket.socket:
+    """A loopback socket on a free port, listening: connections queue until uvicorn runs."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(128)
+    return sock
+
+
+def _submit(client: Any, spec: dict[str, Any]) -> dict[str, Any]:
+    response = client.post("/v1/jobs", json=spec)
+    if response.status_code != 201:
+        raise fail(f"job refused: {error_message(response)}")
+    return response.json()
+
+
+def _follow(client: Any, job_id: int, console: Any) -> None:
+    """A progress bar until the job is finished."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    columns = (
+        TextColumn("[bold]search"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.description}"),
+    )
+    with Progress(*columns, console=console) as progress:
+        task = None
+        while True:
+            job = client.get(f"/v1/jobs/{job_id}").json()
+            figures = job["progress"]
+            if figures and task is None:
+                task = progress.add_task("", total=figures["budget"])
+            if task is not None:
+                best = figures.get("best_accuracy")
+                description = f"{figures['trials_running']} running"
+                if best is not None:
+                    description += (
+                        f", best accuracy {best:.3f}, hypervolume {figures['hypervolume']:.3f}"
+                    )
+                progress.update(task, completed=figures["trials_done"], description=description)
+            if job["state"] in ("succeeded", "failed", "cancelled"):
+                break
+            time.sleep(POLL_SECONDS)
+    if job["state"] != "succeeded":
+        raise fail(f"job {job_id} {job['state']}: {job['error']}")
+
+
+def _report(client: Any, job_id: int, out: Path, console: Any) -> None:
+    from rich.table import Table
+
+    front = client.get(f"/v1/jobs/{job_id}/pareto").json()
+    device = front["devices"][0]
+    table = Table(title=f"Pareto front of job {job_id} (latency on {device})")
+    for column in ("#", "accuracy", "latency ms", "params", "MACs", "architecture"):
+        table.add_column(column, justify="left" if column == "architecture" else "right")
+    for member in front["members"]:
+        table.add_row(
+            str(member["number"]),
+            f"{member['accuracy']:.3f}",
+            f"{member['latency_ms'][device]:.3f}",
+            f"{member['params']:,}",
+            f"{member['macs'] / 1e6:.1f}M",
+            member["arch"],
+        )
+    console.print(table)
+    trials = client.get(f"/v1/jobs/{job_id}/trials", params={"limit": 200}).json()
+    (out / "results.json").write_text(json.dumps({"pareto": front, "trials": trials}, indent=2))
+    (out / "pareto.html").write_text(client.get(f"/v1/jobs/{job_id}/pareto.html").text)
+    (out / "pareto.png").write_bytes(client.get(f"/v1/jobs/{job_id}/pareto.png").content)
+    console.print(f"wrote {out / 'results.json'}, {out / 'pareto.html'}, {out / 'pareto.png'}")

@@ -1,0 +1,180 @@
+"""Search jobs end to end: real server over HTTP, real runners on real Ray, a real agent timing
+real ONNX models, SQLite and PostgreSQL. Budgets are tiny (shufflenet space, one epoch on 300
+digits); what is checked is the service's behaviour, not the search's quality."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import onnxruntime as ort
+import optuna
+import pytest
+import ray
+from sqlalchemy.orm import sessionmaker
+
+from latency.database import create_db_engine
+from search.pareto import dominates
+from tests.databases import BACKENDS, database_url
+from tests.isolation import start_agent
+from tests.server import Server, served
+from workers.runner import Runner, RunnerSettings
+
+SPEC = {
+    "name": "tiny",
+    "space": "shufflenet",
+    "data": "mnist5k",
+    "devices": ["cpu-1"],
+    "proxy": {"epochs": 1, "train_images": 300},
+    "strategy": {"name": "random"},
+    "measurement": {"runs": 5, "rounds": 1, "quiet_wait_seconds": 0},
+}
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 300, what: str = "") -> None:
+    """Poll an observable condition (the job's state over the API) until it holds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.2)
+
+
+@pytest.fixture(scope="module")
+def local_ray() -> Iterator[None]:
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+@pytest.fixture(params=BACKENDS)
+def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Server]:
+    with database_url(request.param, tmp_path) as url, served(url) as running:
+        yield running
+
+
+@pytest.fixture
+def agent(server: Server) -> Iterator[subprocess.Popen[str]]:
+    response = server.user.post("/v1/devices", json={"name": "cpu-1"})
+    process = start_agent("--server", server.url, "--token", response.json()["token"])
+    yield process
+    process.kill()
+    process.wait()
+
+
+def job(server: Server, job_id: int) -> dict:
+    return server.user.get(f"/v1/jobs/{job_id}").json()
+
+
+def submit(server: Server, **changes: object) -> int:
+    response = server.user.post("/v1/jobs", json={**SPEC, **changes})
+    assert response.status_code == 201, response.text
+    return response.json()["id"]
+
+
+def test_a_job_runs_to_a_true_pareto_front_with_loadable_models(
+    server: Server, agent: subprocess.Popen[str], local_ray: None
+) -> None:
+    job_id = submit(server, budget={"trials": 4})
+    url = server.database_url
+    runner = Runner(RunnerSettings(database_url=url), sessionmaker(create_db_engine(url)))
+    assert runner.run_once()  # claims the job and drives it to its end
+    finished = job(server, job_id)
+    assert finished["state"] == "succeeded", finished
+    assert finished["progress"]["trials_done"] == 4 and finished["progress"]["hypervolume"] > 0
+
+    study = optuna.load_study(study_name=f"edgenas-job-{job_id}", storage=url)  # dashboards
+    assert study.metric_names == ["accuracy", "latency_ms:cpu-1"]
+    assert len(study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))) == 4
+
+    trials = server.user.get(f"/v1/jobs/{job_id}/trials", params={"sort": "accuracy"}).json()
+    assert trials["total"] == 4
+    accuracies = [t["accuracy"] for t in trials["items"]]
+    assert accuracies == sorted(accuracies)
+    front = server.user.get(f"/v1/jobs/{job_id}/pareto").json()["members"]
+    assert front
+    points = [(t["accuracy"], t["latency_ms"]["cpu-1"]) for t in trials["items"]]
+    for member in front:
+        mine = (member["accuracy"], member["latency_ms"]["cpu-1"])
+        assert not any(dominates(p, mine, (True, False)) for p in points)
+    model = server.user.get(f"/v1/jobs/{job_id}/trials/{front[0]['number']}/model.onnx")
+    assert model.status_code == 200
+    session = ort.InferenceSession(model.content, providers=["CPUExecutionProvider"])
+    assert session.get_inputs()[0].shape == [1, 1, 28, 28]
+    page = server.user.get(f"/v1/jobs/{job_id}/pareto.html")
+    assert page.status_code == 200 and "plotly" in page.text[:200_000].lower()
+    image = server.user.get(f"/v1/jobs/{job_id}/pareto.png")
+    assert image.content[:4] == b"\x89PNG"
+    missing = server.user.get(f"/v1/jobs/{job_id}/trials/99/model.onnx")
+    assert missing.status_code == 404
+
+
+def test_cancel_stops_a_running_job(
+    server: Server, agent: subprocess.Popen[str], local_ray: None
+) -> None:
+    job_id = submit(server, budget={"trials": 50})
+    url = server.database_url
+    runner = Runner(RunnerSettings(database_url=url), sessionmaker(create_db_engine(url)))
+    driving = threading.Thread(target=runner.run_once)
+    driving.start()
+    wait_until(lambda: job(server, job_id)["progress"].get("trials_done", 0) >= 1, what="a trial")
+    assert server.user.post(f"/v1/jobs/{job_id}/cancel").status_code == 200
+    driving.join(timeout=300)
+    finished = job(server, job_id)
+    assert finished["state"] == "cancelled" and finished["progress"]["trials_done"] < 50
+    again = server.user.post(f"/v1/jobs/{job_id}/cancel")
+    assert again.status_code == 409
+
+
+def start_worker(url: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "api", "worker", "--database-url", url],
+        env={
+            **os.environ,
+            "EDGENAS_RUNNER_LEASE_SECONDS": "3",
+            "EDGENAS_RAY_NUM_CPUS": "1",
+            "PYTHONUNBUFFERED": "1",
+        },
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+
+
+def test_a_killed_runner_loses_no_finished_trial(
+    server: Server, agent: subprocess.Popen[str]
+) -> None:
+    """SIGKILL the runner after two trials; a second runner finishes the job: the finished
+    trials are kept as they were and the budget counts each trial once."""
+    url = server.database_url
+    job_id = submit(server, budget={"trials": 5})
+    first = start_worker(url)
+    try:
+        wait_until(lambda: job(server, job_id)["progress"].get("trials_done", 0) >= 2, what="2")
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+    finally:
+        first.kill()
+    before = {
+        t["number"]: t
+        for t in server.user.get(f"/v1/jobs/{job_id}/trials").json()["items"]
+        if t["state"] == "complete"
+    }
+    second = start_worker(url)
+    try:
+        wait_until(lambda: job(server, job_id)["state"] == "succeeded", what="the job to finish")
+    finally:
+        second.terminate()
+        second.wait(timeout=120)
+    trials = server.user.get(f"/v1/jobs/{job_id}/trials").json()["items"]
+    complete = {t["number"]: t for t in trials if t["state"] == "complete"}
+    assert len(complete) == 5
+    for number, trial in before.items():  # intact: same architecture and figures
+        assert complete[number] == trial
+    assert job(server, job_id)["progress"]["trials_done"] == 5
