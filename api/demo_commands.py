@@ -143,22 +143,13 @@ def _follow(client: Any, job_id: int, console: Any) -> None:
 
 
 def _report(client: Any, job_id: int, out: Path, console: Any) -> None:
-    from rich.table import Table
+    from api.front_table import front_table
 
     front = client.get(f"/v1/jobs/{job_id}/pareto").json()
     device = front["devices"][0]
-    table = Table(title=f"Pareto front of job {job_id} (latency on {device})")
-    for column in ("#", "accuracy", "latency ms", "params", "MACs", "architecture"):
-        table.add_column(column, justify="left" if column == "architecture" else "right")
-    for member in front["members"]:
-        table.add_row(
-            str(member["number"]),
-            f"{member['accuracy']:.3f}",
-            f"{member['latency_ms'][device]:.3f}",
-            f"{member['params']:,}",
-            f"{member['macs'] / 1e6:.1f}M",
-            member["arch"],
-        )
+    table = front_table(
+        front["members"], device, f"Pareto front of job {job_id} (latency on {device})"
+    )
     console.print(table)
     trials = client.get(f"/v1/jobs/{job_id}/trials", params={"limit": 200}).json()
     (out / "results.json").write_text(json.dumps({"pareto": front, "trials": trials}, indent=2))

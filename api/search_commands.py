@@ -50,8 +50,8 @@ def run(
     import optuna
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-    from rich.table import Table
 
+    from api.front_table import front_table
     from latency.local import local_latency
     from search.data import DataError, load_dataset
     from search.engine import SearchSettings, ZeroCostScreen, create_study, run_trial
@@ -110,19 +110,8 @@ def run(
             record = run_trial(study, settings, train, validation, latency)
             records.append(record)
             progress.update(task, advance=1, description=_progress_line(records))
-    table = Table(title=f"Pareto front ({len(records)} trials)")
-    for column in ("#", "accuracy", "latency ms", "params", "MACs", "architecture"):
-        table.add_column(column, justify="left" if column == "architecture" else "right")
     result = summary(records, (LOCAL,))
-    for member in result["front"]:  # type: ignore[union-attr]
-        table.add_row(
-            str(member["number"]),
-            f"{member['accuracy']:.3f}",
-            f"{member['latency_ms'][LOCAL]:.3f}",
-            f"{member['params']:,}",
-            f"{member['macs'] / 1e6:.1f}M",
-            member["arch"],
-        )
+    table = front_table(result["front"], LOCAL, f"Pareto front ({len(records)} trials)")  # type: ignore[arg-type]
     console.print(table)
     console.print(f"hypervolume {result['hypervolume']:.4f}")
     if out is not None:
