@@ -10,6 +10,7 @@ import typer
 
 from api.agent_commands import agent
 from api.demo_commands import demo
+from api.job_commands import app as jobs_app
 from api.latency_commands import app as latency_app
 from api.search_commands import app as search_app
 from api.server_commands import keys_app, serve, worker
@@ -20,6 +21,7 @@ app.add_typer(space_app, name="space")
 app.add_typer(latency_app, name="latency")
 app.add_typer(search_app, name="search")
 app.add_typer(keys_app, name="keys")
+app.add_typer(jobs_app, name="jobs")
 app.command()(serve)
 app.command()(worker)
 app.command()(demo)

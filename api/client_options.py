@@ -20,7 +20,7 @@ def fail(message: str) -> typer.Exit:
     """Print one error line to stderr and exit with status 2."""
     from rich.console import Console
 
-    Console(stderr=True).print(f"[red]error:[/red] {message}", highlight=False)
+    Console(stderr=True).print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
     return typer.Exit(code=2)
 
 

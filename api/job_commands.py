@@ -1,0 +1,118 @@
+"""``edgenas jobs ...``: submit search jobs (YAML or JSON spec files) and read their results
+over the REST API. Needs only the base install: the server does the work."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import httpx
+import typer
+import yaml
+
+from api.client_options import DEFAULT_SERVER, ApiKey, ServerUrl, error_message, fail, headers
+
+app = typer.Typer(help="Search jobs on a server.", no_args_is_help=True)
+MAX_SPEC_BYTES = 256 * 1024
+
+
+def _call(server: str, api_key: str | None, method: str, path: str, **options: Any) -> Any:
+    """One request; a transport failure or a 4xx is one clear error line."""
+    try:
+        response = httpx.request(
+            method, f"{server.rstrip('/')}{path}", headers=headers(api_key), timeout=60, **options
+        )
+    except httpx.TransportError as exc:
+        raise fail(f"cannot reach {server}: {exc}") from None
+    if response.status_code >= 400:
+        raise fail(error_message(response))
+    return response
+
+
+def read_spec(path: Path) -> dict[str, Any]:
+    """A spec file: YAML (``.yaml``/``.yml``) or JSON, one mapping."""
+    if not path.is_file():
+        raise fail(f"{path}: no such file")
+    if path.stat().st_size > MAX_SPEC_BYTES:
+        raise fail(f"{path}: larger than {MAX_SPEC_BYTES // 1024} KiB")
+    text = path.read_text()
+    try:
+        spec = yaml.safe_load(text) if path.suffix in (".yaml", ".yml") else json.loads(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        raise fail(f"{path}: not valid YAML: {exc.problem}{where}") from None
+    except (yaml.YAMLError, json.JSONDecodeError) as exc:
+        raise fail(
+            f"{path}: not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {exc}"
+        ) from None
+    if not isinstance(spec, dict):
+        raise fail(f"{path}: the spec must be a mapping of fields, not {type(spec).__name__}")
+    return spec
+
+
+@app.command()
+def submit(
+    spec: Annotated[Path, typer.Argument(help="Job spec, .yaml/.yml or .json")],
+    server: ServerUrl = DEFAULT_SERVER,
+    api_key: ApiKey = None,
+) -> None:
+    """Submit a job; prints its id (the server validates the whole spec first)."""
+    job = _call(server, api_key, "POST", "/v1/jobs", json=read_spec(spec)).json()
+    typer.echo(f"job {job['id']} queued: {job['name']}")
+
+
+@app.command("list")
+def list_jobs(
+    state: Annotated[str | None, typer.Option(help="queued, running, succeeded, ...")] = None,
+    server: ServerUrl = DEFAULT_SERVER,
+    api_key: ApiKey = None,
+) -> None:
+    """The newest jobs: id, state, trials done, name."""
+    params = {"state": state} if state else {}
+    page = _call(server, api_key, "GET", "/v1/jobs", params=params).json()
+    for job in page["items"]:
+        done = job["progress"].get("trials_done", 0)
+        typer.echo(f"{job['id']}\t{job['state']}\t{done} trials\t{job['name']}")
+
+
+@app.command()
+def show(
+    job_id: Annotated[int, typer.Argument()],
+    server: ServerUrl = DEFAULT_SERVER,
+    api_key: ApiKey = None,
+) -> None:
+    """The job as JSON: spec, state, progress, error."""
+    typer.echo(json.dumps(_call(server, api_key, "GET", f"/v1/jobs/{job_id}").json(), indent=2))
+
+
+@app.command()
+def cancel(
+    job_id: Annotated[int, typer.Argument()],
+    server: ServerUrl = DEFAULT_SERVER,
+    api_key: ApiKey = None,
+) -> None:
+    """Cancel a job (running trials finish; a finished job cannot be cancelled)."""
+    job = _call(server, api_key, "POST", f"/v1/jobs/{job_id}/cancel").json()
+    typer.echo(f"job {job_id}: {job['state']}")
+
+
+@app.command()
+def pareto(
+    job_id: Annotated[int, typer.Argument()],
+    html: Annotated[Path | None, typer.Option(help="Also save the plot here")] = None,
+    server: ServerUrl = DEFAULT_SERVER,
+    api_key: ApiKey = None,
+) -> None:
+    """The job's Pareto front as a table."""
+    from rich.console import Console
+
+    from api.front_table import front_table
+
+    front = _call(server, api_key, "GET", f"/v1/jobs/{job_id}/pareto").json()
+    device = front["devices"][0]
+    Console().print(front_table(front["members"], device, f"Pareto front of job {job_id}"))
+    if html is not None:
+        html.write_text(_call(server, api_key, "GET", f"/v1/jobs/{job_id}/pareto.html").text)
+        typer.echo(f"wrote {html}")
