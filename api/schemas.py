@@ -175,6 +175,7 @@ class TrialOut(BaseModel):
     feasible: bool
     zero_cost: float | None
     seconds: float
+    error: str | None = None
 
 
 class TrialPage(BaseModel):

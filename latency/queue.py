@@ -71,8 +71,12 @@ def _open_task(
 
 def _ensure_model(session: Session, arch: Arch, key: str, export: Exporter) -> None:
     if session.get(OnnxModel, key) is None:
-        with session.begin_nested():
-            session.add(OnnxModel(key=key, arch=str(arch), data=export(arch)))
+        data = export(arch)
+        try:
+            with session.begin_nested():
+                session.add(OnnxModel(key=key, arch=str(arch), data=data))
+        except IntegrityError:  # a concurrent request (another job) stored the same model
+            pass
 
 
 def request_measurement(

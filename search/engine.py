@@ -126,6 +126,7 @@ class TrialRecord:
     seconds: float
     epoch_accuracies: tuple[float, ...] = ()
     zero_cost: float | None = None
+    error: str | None = None  # why the evaluation failed (jobs keep failed trials)
 
 
 def create_study(

@@ -56,6 +56,7 @@ def record_of(trial: FrozenTrial, devices: Sequence[str]) -> TrialRecord:
         seconds=trial.duration.total_seconds() if trial.duration else 0.0,
         epoch_accuracies=accuracies,
         zero_cost=attrs.get("zero_cost"),
+        error=attrs.get("error"),
     )
 
 

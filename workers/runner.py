@@ -38,6 +38,7 @@ from workers.tables import Job, JobState, study_name
 
 log = logging.getLogger("edgenas.runner")
 COUNTED = (TrialState.COMPLETE, TrialState.PRUNED)
+MAX_ERROR_CHARS = 2000
 
 
 @dataclass(frozen=True)
@@ -148,6 +149,8 @@ class Runner:
                     conclude(study, settings, candidate, ray.get(ref))
                 except Exception as exc:  # the evaluation raised: the trial fails, the job goes on
                     failures.append(f"trial {candidate.number}: {exc}")
+                    trial = optuna.trial.Trial(study, candidate.trial_id)
+                    trial.set_user_attr("error", f"{type(exc).__name__}: {exc}"[:MAX_ERROR_CHARS])
                     study.tell(candidate.number, state=TrialState.FAIL)
                     log.warning("job %d trial %d failed: %s", job_id, candidate.number, exc)
             if len(failures) >= self.settings.max_failed_trials:

@@ -11,7 +11,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
 from latency.database import create_db_engine
-from latency.devices import authenticate_device, delete_device, register_device
+from latency.devices import authenticate_device, delete_device, device_by_name, register_device
 from latency.errors import ConflictError, NotFoundError
 from latency.protocol import MeasurementResult, MeasurementSettings
 from latency.queue import (
@@ -150,3 +150,31 @@ def test_failures_keep_the_error_and_deleting_a_device_removes_its_tasks(session
         delete_device(session, device.id)
     with sessions.begin() as session:
         assert session.get(MeasurementTask, task.id) is None
+
+
+def test_two_requests_exporting_the_same_model_at_once_share_it(sessions) -> None:
+    """Two jobs propose the same network on two devices at once: the second request's export
+    finishes after the first stored the model; it must reuse it, not fail."""
+    with sessions.begin() as session:
+        _device(session, "pixel")
+        _device(session, "jetson")
+
+    def export_while_another_request_stores_it(arch):  # type: ignore[no-untyped-def]
+        with sessions.begin() as other:
+            request_measurement(
+                other, device_by_name(other, "jetson"), arch, SETTINGS, export=export_onnx_bytes
+            )
+        return export_onnx_bytes(arch)
+
+    with sessions.begin() as session:
+        task = request_measurement(
+            session,
+            device_by_name(session, "pixel"),
+            ARCH,
+            SETTINGS,
+            export=export_while_another_request_stores_it,
+        )
+        assert isinstance(task, MeasurementTask)
+    with sessions.begin() as session:
+        tasks = session.query(MeasurementTask).all()
+        assert len(tasks) == 2 and len({t.model_key for t in tasks}) == 1

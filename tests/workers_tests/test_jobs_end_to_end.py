@@ -25,6 +25,7 @@ from tests.databases import BACKENDS, database_url
 from tests.isolation import start_agent
 from tests.server import Server, served
 from workers.runner import Runner, RunnerSettings
+from workers.tables import Job
 
 SPEC = {
     "name": "tiny",
@@ -178,3 +179,26 @@ def test_a_killed_runner_loses_no_finished_trial(
     for number, trial in before.items():  # intact: same architecture and figures
         assert complete[number] == trial
     assert job(server, job_id)["progress"]["trials_done"] == 5
+
+
+def test_two_runners_three_jobs_each_driven_by_one_runner(
+    server: Server, agent: subprocess.Popen[str]
+) -> None:
+    url = server.database_url
+    job_ids = [submit(server, name=f"job {n}", budget={"trials": 2}) for n in range(3)]
+    workers = [start_worker(url), start_worker(url)]
+    try:
+        for job_id in job_ids:
+            wait_until(lambda j=job_id: job(server, j)["state"] == "succeeded", what="3 jobs")
+    finally:
+        for process in workers:
+            process.terminate()
+        for process in workers:
+            process.wait(timeout=120)
+    engine = create_db_engine(url)
+    with sessionmaker(engine).begin() as session:
+        assert [session.get(Job, j).claims for j in job_ids] == [1, 1, 1]  # never taken over
+    engine.dispose()
+    for job_id in job_ids:
+        trials = server.user.get(f"/v1/jobs/{job_id}/trials").json()
+        assert trials["total"] == 2, trials  # no trial run twice
