@@ -9,8 +9,7 @@ import signal
 import subprocess
 import sys
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import onnxruntime as ort
@@ -24,27 +23,9 @@ from search.pareto import dominates
 from tests.databases import BACKENDS, database_url
 from tests.isolation import start_agent
 from tests.server import Server, served
+from tests.workers_tests.tiny_jobs import SPEC, wait_until
 from workers.runner import Runner, RunnerSettings
 from workers.tables import Job
-
-SPEC = {
-    "name": "tiny",
-    "space": "shufflenet",
-    "data": "mnist5k",
-    "devices": ["cpu-1"],
-    "proxy": {"epochs": 1, "train_images": 300},
-    "strategy": {"name": "random"},
-    "measurement": {"runs": 5, "rounds": 1, "quiet_wait_seconds": 0},
-}
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 300, what: str = "") -> None:
-    """Poll an observable condition (the job's state over the API) until it holds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.2)
 
 
 @pytest.fixture(scope="module")
