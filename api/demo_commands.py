@@ -112,15 +112,9 @@ def _submit(client: Any, spec: dict[str, Any]) -> dict[str, Any]:
 
 def _follow(client: Any, job_id: int, console: Any) -> None:
     """A progress bar until the job is finished."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+    from api.progress_bar import search_progress
 
-    columns = (
-        TextColumn("[bold]search"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.description}"),
-    )
-    with Progress(*columns, console=console) as progress:
+    with search_progress(console) as progress:
         task = None
         while True:
             job = client.get(f"/v1/jobs/{job_id}").json()

@@ -49,14 +49,15 @@ def run(
     """Search SPACE on DATA for accurate networks that are fast on this machine."""
     import optuna
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     from api.front_table import front_table
+    from api.progress_bar import search_progress
     from latency.local import local_latency
     from search.data import DataError, load_dataset
-    from search.engine import SearchSettings, ZeroCostScreen, create_study, run_trial
+    from search.engine import SearchSettings, create_study, run_trial
     from search.objectives import MnasReward
     from search.results import summary, write_results
+    from search.screening import ZeroCostScreen
     from search.train import ProxySettings
     from space.presets import search_space
 
@@ -98,13 +99,7 @@ def run(
     latency = local_latency(latency_runs)
     console = Console()
     records = []
-    columns = (
-        TextColumn("[bold]search"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.description}"),
-    )
-    with Progress(*columns, console=console) as progress:
+    with search_progress(console) as progress:
         task = progress.add_task("", total=trials)
         for _ in range(trials):
             record = run_trial(study, settings, train, validation, latency)

@@ -26,15 +26,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-import numpy as np
 import optuna
 
 from search.data import ImageDataset
 from search.early_stop import Curve, clearly_dominated, current_front
 from search.objectives import MnasReward
+from search.screening import ZeroCostScreen, screen_score, screened_out
 from search.strategies import make_sampler, violation
-from search.train import Evaluation, ProxySettings, evaluate_arch, score_batch
-from search.zero_cost import PREFERRED, PROXIES, zero_cost_score
+from search.train import Evaluation, ProxySettings, evaluate_arch
 from space import Arch, parse_arch
 from space.profiler import profile_arch
 from space.spaces import SearchSpace
@@ -50,31 +49,6 @@ class Constraints:
     max_latency_ms: Mapping[str, float] = field(default_factory=dict)
     max_params: int | None = None
     max_macs: int | None = None
-
-
-@dataclass(frozen=True)
-class ZeroCostScreen:
-    """Score candidates with a zero-cost proxy before training (see the module docstring)."""
-
-    proxy: str = "grad_norm"
-    action: Literal["rank", "prescreen"] = "prescreen"
-    prefer: Literal["high", "low"] | None = None  # None: search.zero_cost.PREFERRED
-    keep: float = 0.5
-    warmup: int = 8  # prescreen: candidates scored before the first one is skipped
-
-    def __post_init__(self) -> None:
-        if self.proxy not in PROXIES:
-            raise ValueError(f"zero-cost proxy {self.proxy!r}: choose one of {sorted(PROXIES)}")
-        if self.prefer is None:
-            object.__setattr__(self, "prefer", PREFERRED[self.proxy])
-        if self.prefer not in ("high", "low"):
-            raise ValueError(f"zero-cost prefer {self.prefer!r}: choose 'high' or 'low'")
-        if self.action not in ("rank", "prescreen"):
-            raise ValueError(f"zero-cost action {self.action!r}: choose 'rank' or 'prescreen'")
-        if not 0 < self.keep <= 1:
-            raise ValueError(f"zero-cost keep {self.keep}: must be in (0, 1]")
-        if self.warmup < 1:
-            raise ValueError(f"zero-cost warmup {self.warmup}: must be at least 1")
 
 
 @dataclass(frozen=True)
@@ -215,10 +189,10 @@ def propose(
     trial.set_user_attr("arch", str(arch))
     trial.set_user_attr("params", profile.params)
     trial.set_user_attr("macs", profile.macs)
-    score = _zero_cost(settings.zero_cost, arch, train, settings.seed)
+    score = screen_score(settings.zero_cost, arch, train, settings.seed)
     if score is not None:
         trial.set_user_attr("zero_cost", score)
-    if score is not None and _screened_out(study, settings.zero_cost, score):
+    if score is not None and screened_out(study, settings.zero_cost, score):
         trial.set_user_attr("screened_out", True)
         study.tell(trial, state=optuna.trial.TrialState.PRUNED)
         return TrialRecord(
@@ -319,32 +293,6 @@ def run_trial(
         return candidate
     outcome = evaluate_candidate(candidate, settings, train, validation, latency, study)
     return conclude(study, settings, candidate, outcome)
-
-
-def _zero_cost(
-    screen: ZeroCostScreen | None, arch: Arch, train: ImageDataset, seed: int
-) -> float | None:
-    """The candidate's zero-cost score on a fixed minibatch of the training data."""
-    if screen is None:
-        return None
-    images, labels = score_batch(train, arch.resolution, seed)
-    return zero_cost_score(screen.proxy, arch, images, labels, seed=seed)
-
-
-def _screened_out(study: optuna.Study, screen: ZeroCostScreen | None, score: float) -> bool:
-    """Pre-screen: skip a candidate below the best ``keep`` share of the scores seen so far."""
-    if screen is None or screen.action != "prescreen":
-        return False
-    seen = [
-        t.user_attrs["zero_cost"]
-        for t in study.get_trials(deepcopy=False)
-        if "zero_cost" in t.user_attrs and t.state.is_finished()
-    ]
-    if len(seen) < screen.warmup:
-        return False
-    if screen.prefer == "low":
-        return score > float(np.quantile(seen, screen.keep))
-    return score < float(np.quantile(seen, 1 - screen.keep))
 
 
 def _violations(

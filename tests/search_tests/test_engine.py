@@ -14,7 +14,6 @@ from search.engine import (
     Candidate,
     Constraints,
     SearchSettings,
-    ZeroCostScreen,
     _stopper,
     create_study,
     propose,
@@ -22,6 +21,7 @@ from search.engine import (
 )
 from search.objectives import MnasReward
 from search.pareto import dominates
+from search.screening import ZeroCostScreen
 from search.train import ProxySettings
 from space import Arch
 from space.export import export_onnx_bytes
