@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import create_engine, event
+from sqlalchemy import ColumnElement, create_engine, event, select, update
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+Row = TypeVar("Row")
+CLAIM_RACE_RETRIES = 5
 
 
 def create_db_engine(url: str, **options: Any) -> Engine:
@@ -24,3 +28,32 @@ def _sqlite_pragmas(connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.close()
+
+
+def claim_oldest(
+    session: Session, table: type[Row], claimable: ColumnElement[bool], values: dict[str, Any]
+) -> Row | None:
+    """Set ``values`` on the oldest row that is ``claimable`` and return it, or ``None``.
+
+    The UPDATE repeats the condition, so of two claimers racing for one row exactly one wins
+    on SQLite and PostgreSQL alike; PostgreSQL's ``SKIP LOCKED`` also lets the loser move on
+    to the next row at once. A lost race retries (a few times) with the next candidate.
+    """
+    key = table.id  # type: ignore[attr-defined]
+    for _ in range(CLAIM_RACE_RETRIES):
+        candidate = session.scalar(
+            select(key).where(claimable).order_by(key).limit(1).with_for_update(skip_locked=True)
+        )
+        if candidate is None:
+            return None
+        claimed = session.execute(
+            update(table)
+            .where(key == candidate, claimable)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        if claimed.rowcount == 1:  # type: ignore[attr-defined]
+            row = session.get(table, candidate)
+            session.refresh(row)
+            return row
+    return None

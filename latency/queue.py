@@ -12,10 +12,11 @@ import hashlib
 from collections.abc import Callable
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from latency.database import claim_oldest
 from latency.errors import ConflictError, NotFoundError
 from latency.protocol import MeasurementResult, MeasurementSettings
 from latency.tables import (
@@ -30,7 +31,6 @@ from space import Arch
 
 OPEN_STATES = (TaskState.PENDING, TaskState.LEASED)
 MAX_ERROR_CHARS = 4000
-LEASE_RACE_RETRIES = 5
 
 Exporter = Callable[[Arch], bytes]
 
@@ -147,34 +147,16 @@ def lease_next(
 ) -> MeasurementTask | None:
     """Lease the oldest pending task of ``device`` to ``owner``, or ``None`` if there is none."""
     expire_leases(session)
-    for _ in range(LEASE_RACE_RETRIES):
-        candidate = session.scalar(
-            select(MeasurementTask.id)
-            .where(
-                MeasurementTask.device_id == device.id, MeasurementTask.state == TaskState.PENDING
-            )
-            .order_by(MeasurementTask.id)
-            .limit(1)
-            .with_for_update(skip_locked=True)
-        )
-        if candidate is None:
-            return None
-        claimed = session.execute(
-            update(MeasurementTask)
-            .where(MeasurementTask.id == candidate, MeasurementTask.state == TaskState.PENDING)
-            .values(
-                state=TaskState.LEASED,
-                lease_owner=owner,
-                lease_expires_at=utcnow() + lease,
-                attempts=MeasurementTask.attempts + 1,
-            )
-            .execution_options(synchronize_session=False)
-        )
-        if claimed.rowcount == 1:
-            task = session.get(MeasurementTask, candidate)
-            session.refresh(task)
-            return task
-    return None
+    claimable = (MeasurementTask.device_id == device.id) & (
+        MeasurementTask.state == TaskState.PENDING
+    )
+    values = {
+        "state": TaskState.LEASED,
+        "lease_owner": owner,
+        "lease_expires_at": utcnow() + lease,
+        "attempts": MeasurementTask.attempts + 1,
+    }
+    return claim_oldest(session, MeasurementTask, claimable, values)
 
 
 def own_task(session: Session, device: Device, task_id: int) -> MeasurementTask:

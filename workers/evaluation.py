@@ -40,8 +40,9 @@ def evaluate_in_worker(
     """Measure and train ``candidate`` for the job ``spec_json`` describes."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     job = _job(spec_json)
-    measurement = JobSpec.model_validate_json(spec_json).measurement
-    latency = QueuedLatency(sessionmaker(_engine(database_url)), job.settings.devices, measurement)
+    latency = QueuedLatency(
+        sessionmaker(_engine(database_url)), job.settings.devices, job.measurement
+    )
     study = (
         load_study(job.settings, study_storage(database_url), study_name)
         if job.settings.mode == "mnas"

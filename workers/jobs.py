@@ -15,12 +15,11 @@ from typing import Any
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
+from latency.database import claim_oldest
 from latency.errors import ConflictError, NotFoundError
 from latency.tables import utcnow
 from workers.spec import JobSpec
 from workers.tables import FINISHED_STATES, Job, JobState
-
-CLAIM_RACE_RETRIES = 5
 
 
 def submit_job(session: Session, spec: JobSpec, submitted: dict[str, Any]) -> Job:
@@ -71,38 +70,19 @@ def cancel_job(session: Session, job: Job) -> Job:
 
 def claim_job(session: Session, owner: str, lease: timedelta) -> Job | None:
     """Lease the oldest queued job, or a running one whose runner's lease ran out."""
-    for _ in range(CLAIM_RACE_RETRIES):
-        now = utcnow()
-        claimable = or_(
-            Job.state == JobState.QUEUED,
-            (Job.state == JobState.RUNNING) & (Job.lease_expires_at < now),
-        )
-        candidate = session.scalar(
-            select(Job.id)
-            .where(claimable)
-            .order_by(Job.id)
-            .limit(1)
-            .with_for_update(skip_locked=True)
-        )
-        if candidate is None:
-            return None
-        claimed = session.execute(
-            update(Job)
-            .where(Job.id == candidate, claimable)
-            .values(
-                state=JobState.RUNNING,
-                lease_owner=owner,
-                lease_expires_at=now + lease,
-                claims=Job.claims + 1,
-                started_at=func.coalesce(Job.started_at, now),
-            )
-            .execution_options(synchronize_session=False)
-        )
-        if claimed.rowcount == 1:
-            job = session.get(Job, candidate)
-            session.refresh(job)
-            return job
-    return None
+    now = utcnow()
+    claimable = or_(
+        Job.state == JobState.QUEUED,
+        (Job.state == JobState.RUNNING) & (Job.lease_expires_at < now),
+    )
+    values = {
+        "state": JobState.RUNNING,
+        "lease_owner": owner,
+        "lease_expires_at": now + lease,
+        "claims": Job.claims + 1,
+        "started_at": func.coalesce(Job.started_at, now),
+    }
+    return claim_oldest(session, Job, claimable, values)
 
 
 def renew_lease(session: Session, job_id: int, owner: str, lease: timedelta) -> Job | None:

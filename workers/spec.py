@@ -146,6 +146,7 @@ class ResolvedJob:
     settings: SearchSettings
     train: ImageDataset
     validation: ImageDataset
+    measurement: MeasurementSettings
 
 
 def resolve(spec: JobSpec) -> ResolvedJob:
@@ -178,7 +179,7 @@ def resolve(spec: JobSpec) -> ResolvedJob:
     )
     _check_strategy(settings)
     _check_feasible(space, spec.constraints)
-    return ResolvedJob(settings, train, validation)
+    return ResolvedJob(settings, train, validation, spec.measurement)
 
 
 def _dataset(data: str) -> ImageDataset:

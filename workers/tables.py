@@ -50,10 +50,6 @@ class Job(WorkersBase):
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
-    @property
-    def study_name(self) -> str:
-        return study_name(self.id)
-
 
 def study_name(job_id: int) -> str:
     """The Optuna study that holds a job's trials (what optuna-dashboard lists)."""
