@@ -16,6 +16,7 @@ from api.routes import agent, devices, jobs, latency
 from api.settings import Settings
 from api.signals import QueueSignal
 from latency.database import create_db_engine
+from latency.device_predictor import DevicePredictors
 from workers.study_storage import study_storage
 
 log = logging.getLogger("edgenas.server")
@@ -32,6 +33,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.sessions = sessionmaker(engine, expire_on_commit=False)
         app.state.optuna_storage = study_storage(settings.database_url)
         app.state.signal = QueueSignal()
+        app.state.device_predictors = DevicePredictors()
         if settings.local_dev_no_auth:
             log.warning("local development mode: /v1 routes accept requests without API keys")
         yield

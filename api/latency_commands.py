@@ -1,15 +1,23 @@
-"""``edgenas latency measure``: the latency of an architecture on a registered device."""
+"""``edgenas latency``: measure on a registered device, import a lab's measurements, and see
+how well the device's predictor does."""
 
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import httpx
 import typer
 
-from api.client_options import DEFAULT_SERVER, ApiKey, ServerUrl, fail, headers
+from api.client_options import DEFAULT_SERVER, ApiKey, ServerUrl, error_message, fail, headers
 from api.latency_client import LatencyRequestError, measure_latency
+
+if TYPE_CHECKING:
+    from latency.measurement_csv import LatencyRow
+
+BATCH_BYTES = 48 * 1024
 
 app = typer.Typer(help="Measured latency on registered devices.", no_args_is_help=True)
 
@@ -58,4 +66,98 @@ def measure(
         f"p90 {record['p90_ms']:.3f} ms, cv {record['cv']:.3f}, "
         f"{record['runs']} runs in {record['rounds']} rounds"
         f"{' (cached)' if result['cached'] else ''}"
+    )
+
+
+def _device_id(client: httpx.Client, name: str) -> int:
+    response = client.get("/v1/devices")
+    if response.status_code != 200:
+        raise fail(error_message(response))
+    for device in response.json():
+        if device["name"] == name:
+            return int(device["id"])
+    raise fail(f"no device named {name!r}; register it first (edgenas agent --register)")
+
+
+def _batches(rows: list[LatencyRow], most: int) -> Iterator[list[dict[str, object]]]:
+    """Rows as request bodies of at most ``most`` rows and ``BATCH_BYTES`` of strings, so that
+    any server's body limit (64 KiB and up) lets them through."""
+    batch: list[dict[str, object]] = []
+    size = 0
+    for row in rows:
+        text = str(row.arch)
+        if batch and (len(batch) == most or size + len(text) > BATCH_BYTES):
+            yield batch
+            batch, size = [], 0
+        batch.append({"arch": text, "latency_ms": row.ms})
+        size += len(text) + 40  # the JSON around it
+    if batch:
+        yield batch
+
+
+@app.command("import")
+def import_file(
+    file: Annotated[Path, typer.Argument(help="CSV: an 'arch' or FBNet 'ops' column + latency")],
+    device: Annotated[str, typer.Option(help="Registered device name")],
+    column: Annotated[
+        str | None, typer.Option(help="Latency column (ms); needed when the file has several")
+    ] = None,
+    server: ServerUrl = DEFAULT_SERVER,
+    api_key: ApiKey = None,
+) -> None:
+    """Load a device lab's measurements; every row is checked before anything is sent."""
+    from latency.measurement_csv import MAX_IMPORT_BATCH, LatencyCsvError, read_latency_csv
+
+    try:
+        rows = read_latency_csv(file.read_text(), column)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise fail(f"cannot read {file}: {exc}") from None
+    except LatencyCsvError as exc:
+        raise fail(f"{file}: {exc}") from None
+    try:
+        with httpx.Client(base_url=server.rstrip("/"), headers=headers(api_key)) as client:
+            device_id = _device_id(client, device)
+            start = 0
+            for batch in _batches(rows, MAX_IMPORT_BATCH):
+                body = {"source": file.name[:200], "measurements": batch}
+                response = client.post(f"/v1/devices/{device_id}/measurements", json=body)
+                if response.status_code != 201:
+                    end = start + len(batch)
+                    raise fail(f"rows {start + 1}-{end}: {error_message(response)}")
+                start += len(batch)
+    except httpx.TransportError as exc:
+        raise fail(f"cannot reach {server}: {exc}") from None
+    total = response.json()["measurements"]
+    typer.echo(f"imported {len(rows)} measurements into {device} ({total} architectures in all)")
+
+
+@app.command("predictor-report")
+def predictor_report(
+    device: Annotated[str, typer.Argument(help="Registered device name")],
+    server: ServerUrl = DEFAULT_SERVER,
+    api_key: ApiKey = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the server's JSON")] = False,
+) -> None:
+    """How well the device's latency predictor does, cross-validated on its measurements."""
+    try:
+        with httpx.Client(
+            base_url=server.rstrip("/"), headers=headers(api_key), timeout=300
+        ) as client:
+            response = client.get(f"/v1/devices/{_device_id(client, device)}/predictor")
+    except httpx.TransportError as exc:
+        raise fail(f"cannot reach {server}: {exc}") from None
+    if response.status_code != 200:
+        raise fail(error_message(response))
+    report = response.json()
+    if as_json:
+        typer.echo(json.dumps(report))
+        return
+    if not report["ready"]:
+        raise fail(report["message"])
+    cv = report["cross_validated"]
+    typer.echo(
+        f"{device}: {report['measurements']} measured architectures "
+        f"({report['imported']} imported), model {report['model']}\n"
+        f"  cross-validated MAPE {100 * cv['mape']:.2f}%, within ±10% {100 * cv['within10']:.1f}%,"
+        f" Spearman {cv['spearman']:.3f}, Kendall {cv['kendall']:.3f}"
     )

@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from latency.measurement_csv import MAX_IMPORT_BATCH
 from latency.protocol import MeasurementResult, MeasurementSettings
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
@@ -51,6 +52,47 @@ class DeviceOut(BaseModel):
 
 class DeviceCreated(DeviceOut):
     token: str = Field(description="the device token, shown this once")
+
+
+class ImportedMeasurement(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    arch: str = Field(max_length=8192, description="canonical architecture string")
+    latency_ms: float = Field(gt=0, description="measured latency in milliseconds")
+
+
+class MeasurementImport(BaseModel):
+    """Measurements made elsewhere (a device lab's file), stored as the device's records."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    source: str = Field(min_length=1, max_length=200, description="where they came from")
+    measurements: list[ImportedMeasurement] = Field(
+        min_length=1, max_length=MAX_IMPORT_BATCH, description="at most 500 per request"
+    )
+
+
+class MeasurementImported(BaseModel):
+    imported: int
+    measurements: int = Field(description="architectures measured on the device, all told")
+
+
+class PredictorAccuracy(BaseModel):
+    measurements: int
+    mape: float = Field(description="mean absolute percentage error, as a share (0.03 = 3%)")
+    within10: float = Field(description="share of predictions within ±10%")
+    spearman: float
+    kendall: float
+
+
+class PredictorReport(BaseModel):
+    device: str
+    measurements: int = Field(description="architectures the predictor is fitted on")
+    imported: int = Field(description="records that came from imported files")
+    ready: bool
+    message: str | None = None
+    model: str | None = Field(None, description="the cross-validation winner")
+    cross_validated: PredictorAccuracy | None = None
 
 
 class LatencyRequest(BaseModel):

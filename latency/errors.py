@@ -17,3 +17,7 @@ class ConflictError(LatencyError):
 
 class InvalidRequestError(LatencyError, ValueError):
     """Well-formed but unusable input (422)."""
+
+
+class PredictorError(InvalidRequestError):
+    """Measurements a latency predictor cannot be fitted on (too few, not positive)."""

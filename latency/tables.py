@@ -63,6 +63,13 @@ class TaskState(StrEnum):
     FAILED = "failed"
 
 
+class RecordSource(StrEnum):
+    """Where a latency came from: an agent's measurement, or a lab's file (``latency import``)."""
+
+    AGENT = "agent"
+    IMPORT = "import"
+
+
 class Device(LatencyBase):
     """A registered, latency-measuring device (phone host, Jetson, PC)."""
 
@@ -109,6 +116,9 @@ class LatencyRecord(LatencyBase):
     spread_ms: Mapped[float]
     remeasures: Mapped[int]
     disturbed_rounds: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    source: Mapped[str] = mapped_column(
+        String(16), default=RecordSource.AGENT, server_default=RecordSource.AGENT.value
+    )
     threads: Mapped[int]
     provider: Mapped[str] = mapped_column(String(100))
     device_facts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

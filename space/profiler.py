@@ -8,7 +8,7 @@ block's input stays alive while a skip or concatenation still needs it (float32)
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from itertools import pairwise
 
 from space.arch import Arch
@@ -60,12 +60,38 @@ class Profile:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class Primitive:
+    """One operator as a runtime executes it: what a per-layer latency model prices.
+
+    ``op`` is ``conv`` (any kernel and grouping), ``se``, ``add``, ``shuffle``, ``concat``,
+    ``pool`` or ``linear``; sizes are square feature maps, counts are values, not bytes.
+    """
+
+    layer: str
+    op: str
+    kernel: int
+    groups: int
+    in_channels: int
+    out_channels: int
+    in_size: int
+    out_size: int
+    macs: int
+
+    @property
+    def activation_values(self) -> int:
+        """Values read and written (input and output maps)."""
+        return self.in_channels * self.in_size**2 + self.out_channels * self.out_size**2
+
+
 @dataclass
 class _Cost:
     """Accumulates primitives of one layer: weights, MACs, and the tensors it passes along."""
 
+    layer: str = ""
     params: int = 0
     macs: int = 0
+    primitives: list[Primitive] = field(default_factory=list)
 
     def conv(
         self,
@@ -74,18 +100,37 @@ class _Cost:
         kernel: int,
         size: int,
         *,
+        in_size: int | None = None,
         groups: int = 1,
         bias: bool = False,
         bn: bool = True,
     ) -> int:
+        """A convolution producing a ``size`` map (from ``in_size``, default the same)."""
         weights = kernel * kernel * (cin // groups) * cout
         self.params += weights + (cout if bias else 0) + (2 * cout if bn else 0)
         self.macs += weights * size * size
+        self.add_op("conv", cin, cout, in_size or size, size, weights * size * size, kernel, groups)
         return cout * size * size
 
-    def se(self, channels: int, reduced: int) -> None:
+    def se(self, channels: int, reduced: int, size: int) -> None:
         self.params += 2 * channels * reduced + reduced + channels
         self.macs += 2 * channels * reduced
+        self.add_op("se", channels, channels, size, size, 2 * channels * reduced)
+
+    def add_op(
+        self,
+        op: str,
+        cin: int,
+        cout: int,
+        in_size: int,
+        out_size: int,
+        macs: int = 0,
+        kernel: int = 1,
+        groups: int = 1,
+    ) -> None:
+        self.primitives.append(
+            Primitive(self.layer, op, kernel, groups, cin, cout, in_size, out_size, macs)
+        )
 
 
 def _peak(tensors: list[int], hold_input: bool) -> int:
@@ -97,68 +142,99 @@ def _peak(tensors: list[int], hold_input: bool) -> int:
 
 def _layer_cost(layer: LayerShape, width: float) -> tuple[_Cost, list[int], bool]:
     """Cost, sequence of tensor sizes, and whether the block input is held to the end."""
-    block, cost = layer.block, _Cost()
+    block, cost = layer.block, _Cost(layer.name)
     cin, cout, size, out = layer.in_channels, layer.out_channels, layer.in_size, layer.out_size
     tensors = [cin * size * size]
     if isinstance(block, Conv):
         tensors.append(
-            cost.conv(cin, cout, block.kernel, out, bias=block.bias, bn=block.batch_norm)
+            cost.conv(
+                cin, cout, block.kernel, out, in_size=size, bias=block.bias, bn=block.batch_norm
+            )
         )
     elif isinstance(block, DepthwiseSeparable):
-        tensors.append(cost.conv(cin, cin, block.kernel, out, groups=cin))
+        tensors.append(cost.conv(cin, cin, block.kernel, out, in_size=size, groups=cin))
         tensors.append(cost.conv(cin, cout, 1, out))
     elif isinstance(block, InvertedResidual):
         mid, g = expanded_channels(cin, block.expansion), block.groups
         if block.expansion != 1 or block.full_expansion:
             tensors.append(cost.conv(cin, mid, 1, size, groups=g))
-        tensors.append(cost.conv(mid, mid, block.kernel, out, groups=mid))
+        if g > 1:
+            cost.add_op("shuffle", mid, mid, size, size)
+        tensors.append(cost.conv(mid, mid, block.kernel, out, in_size=size, groups=mid))
         if block.se_ratio > 0:
-            cost.se(mid, se_channels(cin, block.se_ratio))
+            cost.se(mid, se_channels(cin, block.se_ratio), out)
         tensors.append(cost.conv(mid, cout, 1, out, groups=g))
     elif isinstance(block, ShuffleV1):
         mid = cout // 4
         branch = cout if layer.residual else cout - cin
         first_groups = 1 if block.dense_first_pw else block.groups
         tensors.append(cost.conv(cin, mid, 1, size, groups=first_groups))
-        tensors.append(cost.conv(mid, mid, block.kernel, out, groups=mid))
+        cost.add_op("shuffle", mid, mid, size, size)
+        tensors.append(cost.conv(mid, mid, block.kernel, out, in_size=size, groups=mid))
         tensors.append(cost.conv(mid, branch, 1, out, groups=block.groups))
+        if not layer.residual:
+            cost.add_op("pool", cin, cin, size, out, kernel=3)
+            cost.add_op("concat", cout, cout, out, out)
         tensors.append(cout * out * out)
     elif isinstance(block, ShuffleV2):
         half = cout // 2
         if not layer.residual:
-            cost.conv(cin, cin, block.kernel, out, groups=cin)
+            cost.conv(cin, cin, block.kernel, out, in_size=size, groups=cin)
             cost.conv(cin, half, 1, out)
         branch_in = half if layer.residual else cin
         tensors.append(cost.conv(branch_in, half, 1, size))
-        tensors.append(cost.conv(half, half, block.kernel, out, groups=half))
+        tensors.append(cost.conv(half, half, block.kernel, out, in_size=size, groups=half))
         tensors.append(cost.conv(half, half, 1, out))
+        cost.add_op("concat", cout, cout, out, out)
+        cost.add_op("shuffle", cout, cout, out, out)
         tensors.append(cout * out * out)
     elif isinstance(block, Fire):
         squeeze, half, bn = scale_channels(block.squeeze, width), cout // 2, block.batch_norm
-        tensors.append(cost.conv(cin, squeeze, 1, out, bias=not bn, bn=bn))
+        tensors.append(cost.conv(cin, squeeze, 1, out, in_size=size, bias=not bn, bn=bn))
         cost.conv(squeeze, half, 1, out, bias=not bn, bn=bn)
         cost.conv(squeeze, half, 3, out, bias=not bn, bn=bn)
+        cost.add_op("concat", cout, cout, out, out)
         tensors.append(cout * out * out)
     elif isinstance(block, Skip) and not layer.residual:
-        tensors.append(cost.conv(cin, cout, 1, out))
-    elif isinstance(block, MaxPool | Skip):
+        tensors.append(cost.conv(cin, cout, 1, out, in_size=size))
+    elif isinstance(block, MaxPool):
+        cost.add_op("pool", cin, cout, size, out, kernel=block.kernel)
         tensors.append(cout * out * out)
+    elif isinstance(block, Skip):
+        tensors.append(cout * out * out)
+    if layer.residual and not isinstance(block, Skip | ShuffleV2):
+        cost.add_op("add", cout, cout, out, out)
     hold = layer.residual or isinstance(block, ShuffleV1 | ShuffleV2)
     return cost, tensors, hold
 
 
 def _head_cost(head: Head, cin: int, size: int, head_channels: int, classes: int) -> _Cost:
-    cost = _Cost()
+    cost = _Cost("head")
     features = cin
     if head.channels:
         cost.conv(cin, head_channels, 1, size)
         features = head_channels
     if head.conv_classifier:
         cost.conv(features, classes, 1, size, bias=True, bn=False)
+        cost.add_op("pool", classes, classes, size, 1, kernel=size)
     else:
+        cost.add_op("pool", features, features, size, 1, kernel=size)
         cost.params += features * classes + (classes if head.fc_bias else 0)
         cost.macs += features * classes
+        cost.add_op("linear", features, classes, 1, 1, features * classes)
     return cost
+
+
+def primitives(arch: Arch) -> tuple[Primitive, ...]:
+    """Every operator of ``arch`` in execution order (convolutions, SE, adds, shuffles, ...)."""
+    plan = plan_layers(arch)
+    ops: list[Primitive] = []
+    for layer in plan:
+        ops += _layer_cost(layer, arch.width)[0].primitives
+    last = plan[-1]
+    head_channels = scale_head_channels(arch.head.channels, arch.width)
+    head = _head_cost(arch.head, last.out_channels, last.out_size, head_channels, arch.num_classes)
+    return (*ops, *head.primitives)
 
 
 def profile_arch(arch: Arch) -> Profile:

@@ -6,7 +6,15 @@ from fastapi import APIRouter, Depends, Request, Response
 from sqlalchemy.orm import Session
 
 from api.deps import in_transaction, require_user
-from api.schemas import DeviceCreate, DeviceCreated, DeviceOut
+from api.schemas import (
+    DeviceCreate,
+    DeviceCreated,
+    DeviceOut,
+    MeasurementImport,
+    MeasurementImported,
+    PredictorReport,
+)
+from latency.device_predictor import import_measurements, predictor_report
 from latency.devices import (
     delete_device,
     get_device,
@@ -61,5 +69,36 @@ async def new_token(device_id: int, request: Request) -> DeviceCreated:
         device = get_device(session, device_id)
         token = rotate_token(session, device)
         return DeviceCreated(**device_out(device).model_dump(), token=token)
+
+    return await in_transaction(request, work)
+
+
+@router.post("/{device_id}/measurements", status_code=201, response_model=MeasurementImported)
+async def import_batch(
+    device_id: int, body: MeasurementImport, request: Request
+) -> MeasurementImported:
+    """Store measurements made elsewhere; they calibrate the device's predictor. All or none."""
+    predictors = request.app.state.device_predictors
+
+    def work(session: Session) -> MeasurementImported:
+        device = get_device(session, device_id)
+        rows = [(m.arch, m.latency_ms) for m in body.measurements]
+        imported = import_measurements(session, device, rows, body.source)
+        session.flush()
+        total = len(predictors.measurements(session, device.id).ms)
+        return MeasurementImported(imported=imported, measurements=total)
+
+    return await in_transaction(request, work)
+
+
+@router.get("/{device_id}/predictor", response_model=PredictorReport)
+async def predictor(device_id: int, request: Request) -> PredictorReport:
+    """The device's latency predictor: measurements used and cross-validated accuracy."""
+    predictors = request.app.state.device_predictors
+
+    def work(session: Session) -> PredictorReport:
+        return PredictorReport(
+            **predictor_report(session, predictors, get_device(session, device_id))
+        )
 
     return await in_transaction(request, work)

@@ -45,6 +45,7 @@ def test_optuna_studies_share_the_database_and_a_legacy_revision_is_carried_over
             upgrade_database(engine)
             with engine.begin() as connection:  # a database as revision 0002 left it
                 connection.execute(text("DROP TABLE jobs"))
+                connection.execute(text("ALTER TABLE latency_records DROP COLUMN source"))
                 connection.execute(text(f"DROP TABLE {VERSION_TABLE}"))
                 connection.execute(text("CREATE TABLE alembic_version (version_num VARCHAR(32))"))
                 connection.execute(text("INSERT INTO alembic_version VALUES ('0002')"))

@@ -1,0 +1,175 @@
+"""Each registered device's predictor, fitted on its measurements and refitted when they change.
+
+A device's measurements are its latency records, agent-measured and imported alike, the newest
+per architecture. A device with few measurements borrows from devices with many (their
+predictors become features, ``latency.predictor``); cross-validation decides whether that helps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from threading import Lock
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from latency.errors import InvalidRequestError
+from latency.measurement_csv import MAX_IMPORT_BATCH
+from latency.predictor import MIN_MEASUREMENTS, LatencyPredictor, Prediction
+from latency.tables import Device, LatencyRecord, RecordSource, utcnow
+from space import Arch, parse_arch
+
+SOURCE_MIN_MEASUREMENTS = 100  # a device this well measured can teach a new one
+
+
+@dataclass(frozen=True)
+class Measurements:
+    archs: list[Arch]
+    ms: list[float]
+    version: tuple[int, int]  # (count of records, newest record id): changes with every record
+
+
+def _version(session: Session, device_id: int) -> tuple[int, int]:
+    count, newest = session.execute(
+        select(func.count(LatencyRecord.id), func.max(LatencyRecord.id)).where(
+            LatencyRecord.device_id == device_id
+        )
+    ).one()
+    return int(count), int(newest or 0)
+
+
+class DevicePredictors:
+    """Fitted predictors per device, kept until the device's records change (one per process:
+    made at the composition root and passed in)."""
+
+    def __init__(self) -> None:
+        self._lock = Lock()
+        self._fitted: dict[tuple[int, bool], tuple[tuple[int, int], LatencyPredictor | None]] = {}
+        self._archs: dict[str, Arch] = {}
+
+    def measurements(self, session: Session, device_id: int) -> Measurements:
+        """The newest latency of each architecture measured on the device."""
+        version = _version(session, device_id)
+        rows = session.execute(
+            select(LatencyRecord.arch_hash, LatencyRecord.arch, LatencyRecord.median_ms)
+            .where(LatencyRecord.device_id == device_id)
+            .order_by(LatencyRecord.id)
+        )
+        newest: dict[str, tuple[str, float]] = {}
+        for arch_hash, arch, ms in rows:
+            newest[arch_hash] = (arch, ms)
+        archs = [self._arch(h, text) for h, (text, _) in newest.items()]
+        return Measurements(archs, [ms for _, ms in newest.values()], version)
+
+    def _arch(self, arch_hash: str, text: str) -> Arch:
+        if arch_hash not in self._archs:
+            self._archs[arch_hash] = parse_arch(text)
+        return self._archs[arch_hash]
+
+    def predictor(
+        self, session: Session, device_id: int, *, transfer: bool = True
+    ) -> LatencyPredictor | None:
+        """The device's predictor, or None while it has fewer than ``MIN_MEASUREMENTS``."""
+        version = _version(session, device_id)
+        with self._lock:
+            cached = self._fitted.get((device_id, transfer))
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        data = self.measurements(session, device_id)
+        fitted = None
+        if len(data.ms) >= MIN_MEASUREMENTS:
+            sources = self._sources(session, device_id, len(data.ms)) if transfer else []
+            fitted = LatencyPredictor.fit(data.archs, data.ms, sources=sources)
+        with self._lock:
+            self._fitted[(device_id, transfer)] = (data.version, fitted)
+        return fitted
+
+    def _sources(self, session: Session, device_id: int, own: int) -> list[LatencyPredictor]:
+        """Predictors of devices measured at least twice as often (and well enough to teach)."""
+        counts = session.execute(
+            select(LatencyRecord.device_id, func.count(func.distinct(LatencyRecord.arch_hash)))
+            .where(LatencyRecord.device_id != device_id)
+            .group_by(LatencyRecord.device_id)
+        )
+        teachers = [
+            other for other, count in counts if count >= max(SOURCE_MIN_MEASUREMENTS, 2 * own)
+        ]
+        fitted = [self.predictor(session, other, transfer=False) for other in sorted(teachers)]
+        return [p for p in fitted if p is not None]
+
+    def predict(self, session: Session, device_id: int, archs: Sequence[Arch]) -> Prediction | None:
+        predictor = self.predictor(session, device_id)
+        return None if predictor is None else predictor.predict(archs)
+
+
+def predictor_report(
+    session: Session, predictors: DevicePredictors, device: Device
+) -> dict[str, Any]:
+    """What ``GET /v1/devices/{id}/predictor`` shows: how far the predictor can be trusted."""
+    data = predictors.measurements(session, device.id)
+    predictor = predictors.predictor(session, device.id)
+    report: dict[str, Any] = {
+        "device": device.name,
+        "measurements": len(data.ms),
+        "imported": session.scalar(
+            select(func.count(LatencyRecord.id)).where(
+                LatencyRecord.device_id == device.id,
+                LatencyRecord.source == RecordSource.IMPORT,
+            )
+        ),
+        "ready": predictor is not None,
+    }
+    if predictor is None:
+        report["message"] = (
+            f"the predictor needs at least {MIN_MEASUREMENTS} measured architectures; "
+            f"this device has {len(data.ms)}"
+        )
+        return report
+    return {
+        **report,
+        "model": predictor.model_name,
+        "cross_validated": predictor.report.to_dict(),
+    }
+
+
+def import_measurements(
+    session: Session, device: Device, rows: Sequence[tuple[str, float]], source: str
+) -> int:
+    """Store a lab's measurements as the device's latency records; every row is checked first,
+    so a bad row imports nothing."""
+    if len(rows) > MAX_IMPORT_BATCH:
+        raise InvalidRequestError(f"at most {MAX_IMPORT_BATCH} measurements per request")
+    parsed = []
+    for number, (text, ms) in enumerate(rows):
+        try:
+            arch = parse_arch(text)
+        except ValueError as exc:
+            raise InvalidRequestError(f"measurements[{number}].arch: {exc}") from None
+        if not ms > 0:
+            raise InvalidRequestError(f"measurements[{number}].latency_ms must be positive")
+        parsed.append((arch, ms))
+    now = utcnow()
+    session.add_all(
+        LatencyRecord(
+            device_id=device.id,
+            arch=str(arch),
+            arch_hash=arch.hash,
+            settings_key=f"import:{source}",
+            median_ms=ms,
+            p90_ms=ms,
+            cv=0.0,
+            runs=1,
+            rounds=1,
+            spread_ms=0.0,
+            remeasures=0,
+            source=RecordSource.IMPORT,
+            threads=0,
+            provider="import",
+            device_facts={},
+            measured_at=now,
+        )
+        for arch, ms in parsed
+    )
+    return len(parsed)

@@ -1,0 +1,243 @@
+"""Per-device latency predictor: architecture -> milliseconds, with an uncertainty.
+
+The model is additive over operators (``latency.features``: count, MACs and traffic summed per
+kind of kernel), fitted with scikit-learn's ridge regression on relative error. What does not
+add up (fusion, cache effects, the head) is left to a gradient-boosted correction on the
+residuals, which is kept only where cross-validation shows that it helps. Few-shot transfer: a
+device with few measurements may lean on predictors of devices with many; their predictions
+become features, so the new device only has to learn a scale and a small correction.
+
+Every choice (feature level, correction, transfer) is made by K-fold cross-validation on the
+device's own measurements, so the same code serves a phone, a Xeon or a GPU without tuning.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.ensemble import HistGradientBoostingRegressor
+from sklearn.linear_model import RidgeCV
+from sklearn.model_selection import KFold
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from latency.errors import PredictorError
+from latency.features import STATS, ArchFeatures, FeatureLevel, FeatureMap, features_of
+from latency.metrics import accuracy_report
+from space import Arch
+
+MIN_MEASUREMENTS = 5
+MAX_FOLDS = 5
+CORRECTION_MIN_MEASUREMENTS = 200  # a tree model on fewer sums of layers only memorises noise
+ALPHAS = np.logspace(-4, 3, 15)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One way to model a device, compared with the others by cross-validation."""
+
+    level: FeatureLevel | None  # None: source predictions only
+    transfer: bool = False
+    correction: bool = False
+
+    @property
+    def name(self) -> str:
+        parts = [self.level.value if self.level else "transfer-only"]
+        if self.transfer and self.level:
+            parts.append("transfer")
+        if self.correction:
+            parts.append("correction")
+        return "+".join(parts)
+
+
+@dataclass(frozen=True)
+class Prediction:
+    mean_ms: np.ndarray
+    std_ms: np.ndarray
+
+    @property
+    def relative_std(self) -> np.ndarray:
+        return self.std_ms / np.maximum(self.mean_ms, 1e-9)
+
+
+class _Design:
+    """The columns a candidate sees: per-kind sums (``latency.features``) and, when it
+    transfers, the source devices' predictions. Fixed once, from the measured architectures."""
+
+    def __init__(
+        self,
+        candidate: Candidate,
+        table: Sequence[ArchFeatures],
+        sources: Sequence[LatencyPredictor],
+    ) -> None:
+        self.features = FeatureMap(candidate.level, table) if candidate.level else None
+        self.sources = list(sources) if candidate.transfer else []
+
+    def matrix(self, archs: Sequence[Arch], table: Sequence[ArchFeatures]) -> np.ndarray:
+        blocks = [] if self.features is None else [self.features.matrix(table)]
+        blocks += [source.predict(archs).mean_ms[:, None] for source in self.sources]
+        return np.hstack(blocks)
+
+    def totals(self, x: np.ndarray) -> np.ndarray:
+        """Whole-network count, MACs and traffic: what a correction for effects that do not
+        add up (fusion, caches) looks at, besides the additive prediction."""
+        if self.features is None:
+            return x
+        columns = np.array(self.features.columns)
+        sums = x[:, : len(columns)]
+        return np.column_stack(
+            [sums[:, np.char.endswith(columns, f".{stat}")].sum(axis=1) for stat in STATS]
+        )
+
+
+class _Model:
+    """One candidate fitted on one set of measurements (rows of its design matrix)."""
+
+    def __init__(
+        self, candidate: Candidate, x: np.ndarray, totals: np.ndarray, ms: np.ndarray
+    ) -> None:
+        self.linear: Pipeline = make_pipeline(StandardScaler(), RidgeCV(alphas=ALPHAS))
+        self.linear.fit(x, ms, ridgecv__sample_weight=1.0 / ms**2)
+        self.correction: HistGradientBoostingRegressor | None = None
+        if candidate.correction:
+            additive = self.linear.predict(x)
+            self.correction = HistGradientBoostingRegressor(
+                max_iter=100, learning_rate=0.05, max_leaf_nodes=8, min_samples_leaf=20
+            ).fit(np.column_stack([additive, totals]), ms / additive - 1.0)
+
+    def predict(self, x: np.ndarray, totals: np.ndarray) -> np.ndarray:
+        ms = self.linear.predict(x)
+        if self.correction is not None:
+            ms = ms * (1.0 + self.correction.predict(np.column_stack([ms, totals])))
+        return np.maximum(ms, 1e-6)
+
+
+@dataclass
+class _Trial:
+    """A candidate's cross-validation: out-of-fold predictions and the fold models."""
+
+    candidate: Candidate
+    design: _Design
+    x: np.ndarray
+    folds: list[_Model]
+    out_of_fold: np.ndarray
+
+    def errors(self, y: np.ndarray) -> np.ndarray:
+        return np.abs(self.out_of_fold - y) / y
+
+
+def _cross_validate(
+    candidate: Candidate,
+    design: _Design,
+    x: np.ndarray,
+    y: np.ndarray,
+    folds: list[tuple[np.ndarray, np.ndarray]],
+) -> _Trial:
+    models, out_of_fold, totals = [], np.empty_like(y), design.totals(x)
+    for train, test in folds:
+        model = _Model(candidate, x[train], totals[train], y[train])
+        out_of_fold[test] = model.predict(x[test], totals[test])
+        models.append(model)
+    return _Trial(candidate, design, x, models, out_of_fold)
+
+
+def _linear_candidates(has_sources: bool) -> list[Candidate]:
+    """Simplest first (fewest coefficients), so that a tie goes to the simpler model."""
+    out = [Candidate(None, transfer=True)] if has_sources else []
+    out += [Candidate(level) for level in FeatureLevel]
+    if has_sources:
+        out.append(Candidate(FeatureLevel.KIND, transfer=True))
+    return out
+
+
+def _best(tried: list[_Trial], y: np.ndarray) -> _Trial:
+    """The candidate with the lowest cross-validated MAPE (the first, simplest, on a tie)."""
+    return min(tried, key=lambda trial: float(trial.errors(y).mean()))
+
+
+def _folds(n: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    splitter = KFold(n_splits=min(MAX_FOLDS, n), shuffle=True, random_state=seed)
+    return list(splitter.split(np.arange(n)))
+
+
+class LatencyPredictor:
+    """Fit with ``LatencyPredictor.fit``; ``report`` holds the cross-validated accuracy."""
+
+    def __init__(self, trial: _Trial, y: np.ndarray) -> None:
+        self._candidate = trial.candidate
+        self._design = trial.design
+        # every measurement: the prediction
+        self._full = _Model(trial.candidate, trial.x, trial.design.totals(trial.x), y)
+        self._folds = trial.folds  # once per fold: their spread is its variance
+        self.report = accuracy_report(y, trial.out_of_fold)
+        # RMS relative error out of fold: what a new architecture should expect
+        self.relative_residual = float(np.sqrt(np.mean((trial.out_of_fold / y - 1.0) ** 2)))
+        self.model_name = trial.candidate.name
+
+    @classmethod
+    def fit(
+        cls,
+        archs: Sequence[Arch],
+        ms: Sequence[float],
+        *,
+        sources: Sequence[LatencyPredictor] = (),
+        seed: int = 0,
+    ) -> LatencyPredictor:
+        """Choose and fit the best-validated model of ``archs`` -> ``ms`` (milliseconds)."""
+        y = _checked(archs, ms)
+        folds = _folds(len(y), seed)
+        table = [features_of(arch) for arch in archs]
+        tried = []
+        for candidate in _linear_candidates(bool(sources)):
+            design = _Design(candidate, table, sources)
+            x = design.matrix(archs, table)
+            tried.append(_cross_validate(candidate, design, x, y, folds))
+        if len(y) >= CORRECTION_MIN_MEASUREMENTS:
+            linear = _best(tried, y)
+            corrected = Candidate(linear.candidate.level, linear.candidate.transfer, True)
+            tried.append(_cross_validate(corrected, linear.design, linear.x, y, folds))
+        return cls(_best(tried, y), y)
+
+    def recalibrated(
+        self, archs: Sequence[Arch], ms: Sequence[float], *, seed: int = 0
+    ) -> LatencyPredictor:
+        """The same kind of model refitted on new measurements, without choosing again: cheap
+        enough to run after every measurement of a search."""
+        y = _checked(archs, ms)
+        table = [features_of(arch) for arch in archs]
+        design = _Design(self._candidate, table, self._design.sources)
+        x = design.matrix(archs, table)
+        return LatencyPredictor(
+            _cross_validate(self._candidate, design, x, y, _folds(len(y), seed)), y
+        )
+
+    @property
+    def measurements(self) -> int:
+        return self.report.measurements
+
+    def predict(self, archs: Sequence[Arch]) -> Prediction:
+        """The full model's prediction, with an uncertainty joining the fold models'
+        disagreement and the out-of-fold error (so unlike architectures are flagged)."""
+        if not archs:
+            return Prediction(np.zeros(0), np.zeros(0))
+        x = self._design.matrix(archs, [features_of(arch) for arch in archs])
+        totals = self._design.totals(x)
+        mean = self._full.predict(x, totals)
+        spread = np.stack([model.predict(x, totals) for model in self._folds]).var(axis=0)
+        std = np.sqrt(spread + (self.relative_residual * mean) ** 2)
+        return Prediction(mean, std)
+
+
+def _checked(archs: Sequence[Arch], ms: Sequence[float]) -> np.ndarray:
+    y = np.asarray(ms, dtype=float)
+    if len(archs) != len(y):
+        raise PredictorError(f"{len(archs)} architectures but {len(y)} latencies")
+    if len(y) < MIN_MEASUREMENTS:
+        raise PredictorError(
+            f"a predictor needs at least {MIN_MEASUREMENTS} measurements, got {len(y)}"
+        )
+    if not np.all(np.isfinite(y)) or np.any(y <= 0):
+        raise PredictorError("latencies must be positive, finite milliseconds")
+    return y

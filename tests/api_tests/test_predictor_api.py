@@ -1,0 +1,113 @@
+"""Importing a lab's measurements and reading the device predictor's report, over real HTTP."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from latency.measurement_csv import read_latency_csv
+from latency.predictor import LatencyPredictor
+from tests.server import Server
+
+FBNET_FILE = Path(__file__).parents[1] / "fixtures" / "fbnet_latency_300.csv"
+
+
+def latency_cli(server: Server, *args: str) -> subprocess.CompletedProcess[str]:
+    key = server.user.headers["Authorization"].removeprefix("Bearer ")
+    return subprocess.run(
+        [sys.executable, "-m", "api", "latency", *args, "--server", server.url, "--api-key", key],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_import_then_report_matches_a_local_fit(server: Server, tmp_path: Path) -> None:
+    device_id, _ = server.register("xeon-gold")
+    done = latency_cli(
+        server, "import", str(FBNET_FILE), "--device", "xeon-gold", "--column", "gold_6240_ms"
+    )
+    assert done.returncode == 0, done.stderr
+    assert "imported 300 measurements into xeon-gold (300 architectures in all)" in done.stdout
+
+    report = server.user.get(f"/v1/devices/{device_id}/predictor", timeout=300).json()
+    rows = read_latency_csv(FBNET_FILE.read_text(), "gold_6240_ms")
+    local = LatencyPredictor.fit([r.arch for r in rows], [r.ms for r in rows])
+    assert report["ready"] and report["measurements"] == 300 and report["imported"] == 300
+    assert report["model"] == local.model_name
+    assert report["cross_validated"] == pytest.approx(local.report.to_dict())
+
+    shown = latency_cli(server, "predictor-report", "xeon-gold")
+    assert shown.returncode == 0, shown.stderr
+    assert f"cross-validated MAPE {100 * local.report.mape:.2f}%" in shown.stdout
+    assert "300 measured architectures (300 imported)" in shown.stdout
+
+
+def test_import_errors_name_the_row_and_import_nothing(server: Server, tmp_path: Path) -> None:
+    device_id, _ = server.register("phone")
+    lines = FBNET_FILE.read_text().splitlines()
+    bad = [
+        *lines[:4],
+        lines[4].replace("k3_e", "k7_e", 1),
+        lines[5].rsplit(",", 4)[0] + ",-5,1,1,1",
+    ]
+    path = tmp_path / "lab.csv"
+    path.write_text("\n".join(bad) + "\n")
+    done = latency_cli(
+        server, "import", str(path), "--device", "phone", "--column", "samsung_a50_ms"
+    )
+    assert done.returncode == 2
+    assert "2 bad rows: row 4: fbnet.op='k7_e" in done.stderr
+    assert "row 5: latency -5 must be a positive number" in done.stderr
+    assert "Traceback" not in done.stderr
+    report = server.user.get(f"/v1/devices/{device_id}/predictor").json()
+    assert report == {
+        "device": "phone",
+        "measurements": 0,
+        "imported": 0,
+        "ready": False,
+        "message": "the predictor needs at least 5 measured architectures; this device has 0",
+        "model": None,
+        "cross_validated": None,
+    }
+    not_ready = latency_cli(server, "predictor-report", "phone")
+    assert not_ready.returncode == 2 and "needs at least 5" in not_ready.stderr
+
+
+def test_bad_import_requests_get_422(server: Server) -> None:
+    device_id, _ = server.register("cpu")
+    url = f"/v1/devices/{device_id}/measurements"
+    bad_arch = server.user.post(
+        url, json={"source": "x", "measurements": [{"arch": "r32_w1.0:nope|head", "latency_ms": 1}]}
+    )
+    assert bad_arch.status_code == 422 and "measurements[0].arch" in bad_arch.text
+    negative = server.user.post(
+        url,
+        json={
+            "source": "x",
+            "measurements": [{"arch": "r32_w1.0:conv_k3_c8|head", "latency_ms": -1}],
+        },
+    )
+    assert negative.status_code == 422
+    too_many = server.user.post(
+        url,
+        json={
+            "source": "x",
+            "measurements": [{"arch": "r32_w1.0:conv_k3_c8|head", "latency_ms": 1}] * 501,
+        },
+    )
+    assert too_many.status_code == 422
+    assert (
+        server.user.post(
+            "/v1/devices/999/measurements",
+            json={
+                "source": "x",
+                "measurements": [{"arch": "r32_w1.0:conv_k3_c8|head", "latency_ms": 1}],
+            },
+        ).status_code
+        == 404
+    )
+    assert server.user.get("/v1/devices/999/predictor").status_code == 404

@@ -1,0 +1,92 @@
+"""The latency predictor on real measurements (HELP's FBNet rows): fit, predict, transfer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from latency.errors import PredictorError
+from latency.measurement_csv import read_latency_csv
+from latency.metrics import accuracy_report
+from latency.predictor import LatencyPredictor
+from latency.selection import diverse_subset
+from space.fbnet import fbnet_arch
+
+FBNET_FILE = Path(__file__).parents[1] / "fixtures" / "fbnet_latency_300.csv"
+
+
+def device(column: str) -> tuple[list, np.ndarray]:
+    rows = read_latency_csv(FBNET_FILE.read_text(), column)
+    return [r.arch for r in rows], np.array([r.ms for r in rows])
+
+
+def test_fits_a_cpu_from_200_rows_and_predicts_the_other_100() -> None:
+    archs, ms = device("gold_6240_ms")
+    predictor = LatencyPredictor.fit(archs[:200], ms[:200])
+    prediction = predictor.predict(archs[200:])
+    held_out = accuracy_report(ms[200:], prediction.mean_ms)
+    assert held_out.mape < 0.04
+    assert held_out.spearman > 0.8
+    # the cross-validated report is an honest estimate of the held-out error
+    assert predictor.report.measurements == 200
+    assert predictor.report.mape == pytest.approx(held_out.mape, rel=0.5)
+    assert np.all(prediction.std_ms > 0)
+
+
+def test_a_bigger_network_is_predicted_slower() -> None:
+    archs, ms = device("silver_4210r_ms")
+    predictor = LatencyPredictor.fit(archs, ms)
+    small, big = fbnet_arch(["skip"] * 22), fbnet_arch(["k5_e6"] * 22)
+    mean = predictor.predict([small, big]).mean_ms
+    assert mean[1] > 1.5 * mean[0]
+
+
+def test_transfer_from_a_well_measured_device_helps_a_new_one() -> None:
+    archs, gold = device("gold_6240_ms")
+    _, silver = device("silver_4210r_ms")
+    teacher = LatencyPredictor.fit(archs[:200], silver[:200])
+    few = list(range(20))
+    alone = LatencyPredictor.fit([archs[i] for i in few], gold[few])
+    helped = LatencyPredictor.fit([archs[i] for i in few], gold[few], sources=[teacher])
+    test = archs[200:]
+    error_alone = accuracy_report(gold[200:], alone.predict(test).mean_ms).mape
+    error_helped = accuracy_report(gold[200:], helped.predict(test).mean_ms).mape
+    assert error_helped < error_alone
+
+
+def test_recalibration_keeps_the_model_and_uses_the_new_rows() -> None:
+    archs, ms = device("gold_6240_ms")
+    first = LatencyPredictor.fit(archs[:50], ms[:50])
+    again = first.recalibrated(archs[:150], ms[:150])
+    assert again.model_name == first.model_name
+    assert again.measurements == 150
+
+
+def test_diverse_subset_covers_rare_operators_first() -> None:
+    archs, _ = device("gold_6240_ms")
+    chosen = diverse_subset(archs, 10)
+    assert len(set(chosen)) == 10
+
+    # farthest-point picks include networks far from the average, unlike the first ten rows
+    def spread(indices: list[int]) -> float:
+        return float(
+            np.std([str(archs[i]).count("g2") + str(archs[i]).count("skip") for i in indices])
+        )
+
+    assert spread(chosen) > spread(list(range(10)))
+
+
+@pytest.mark.parametrize(
+    ("ms", "message"),
+    [
+        ([1.0] * 4, "at least 5"),
+        ([1.0, 2.0, -1.0, 3.0, 4.0], "positive"),
+        ([1.0] * 6, "6 latencies"),
+    ],
+)
+def test_unusable_measurements_are_refused(ms: list[float], message: str) -> None:
+    archs, _ = device("gold_6240_ms")
+    with pytest.raises(PredictorError, match=message):
+        LatencyPredictor.fit(archs[:5] if len(ms) != 4 else archs[:4], ms)
