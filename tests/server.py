@@ -7,6 +7,8 @@ connect at once: the kernel queues them until uvicorn accepts (no polling for re
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -85,3 +87,14 @@ def served(database_url: str, **overrides: object) -> Iterator[Server]:
         httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=60) as user,
     ):
         yield Server(base, user, database_url)
+
+
+def edgenas(server: Server, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """``edgenas ARGS --server URL --api-key KEY`` as a user runs it, in its own process."""
+    key = server.user.headers["Authorization"].removeprefix("Bearer ")
+    return subprocess.run(
+        [sys.executable, "-m", "api", *args, "--server", server.url, "--api-key", key],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
-from tests.server import Server
+from tests.server import Server, edgenas
 
 YAML_SPEC = """
 name: from yaml
@@ -19,13 +18,7 @@ budget:
 
 
 def jobs(server: Server, *args: str) -> subprocess.CompletedProcess[str]:
-    key = server.user.headers["Authorization"].removeprefix("Bearer ")
-    return subprocess.run(
-        [sys.executable, "-m", "api", "jobs", *args, "--server", server.url, "--api-key", key],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return edgenas(server, "jobs", *args)
 
 
 def test_submit_yaml_list_show_and_cancel(server: Server, tmp_path: Path) -> None:

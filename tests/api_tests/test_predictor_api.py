@@ -3,26 +3,19 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from latency.measurement_csv import read_latency_csv
 from latency.predictor import LatencyPredictor
-from tests.server import Server
+from tests.server import Server, edgenas
 
 FBNET_FILE = Path(__file__).parents[1] / "fixtures" / "fbnet_latency_300.csv"
 
 
 def latency_cli(server: Server, *args: str) -> subprocess.CompletedProcess[str]:
-    key = server.user.headers["Authorization"].removeprefix("Bearer ")
-    return subprocess.run(
-        [sys.executable, "-m", "api", "latency", *args, "--server", server.url, "--api-key", key],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    return edgenas(server, "latency", *args)
 
 
 def test_import_then_report_matches_a_local_fit(server: Server, tmp_path: Path) -> None:
