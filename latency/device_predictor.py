@@ -8,7 +8,6 @@ predictors become features, ``latency.predictor``); cross-validation decides whe
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from threading import Lock
 from typing import Any
 
@@ -17,18 +16,11 @@ from sqlalchemy.orm import Session
 
 from latency.errors import InvalidRequestError
 from latency.measurement_csv import MAX_IMPORT_BATCH
-from latency.predictor import MIN_MEASUREMENTS, LatencyPredictor, Prediction
+from latency.predictor import MIN_MEASUREMENTS, LatencyPredictor
 from latency.tables import Device, LatencyRecord, RecordSource, utcnow
 from space import Arch, parse_arch
 
 SOURCE_MIN_MEASUREMENTS = 100  # a device this well measured can teach a new one
-
-
-@dataclass(frozen=True)
-class Measurements:
-    archs: list[Arch]
-    ms: list[float]
-    version: tuple[int, int]  # (count of records, newest record id): changes with every record
 
 
 def _version(session: Session, device_id: int) -> tuple[int, int]:
@@ -40,6 +32,18 @@ def _version(session: Session, device_id: int) -> tuple[int, int]:
     return int(count), int(newest or 0)
 
 
+def measured_architectures(session: Session, device_id: int) -> int:
+    """How many different architectures the device has latencies for."""
+    return int(
+        session.scalar(
+            select(func.count(func.distinct(LatencyRecord.arch_hash))).where(
+                LatencyRecord.device_id == device_id
+            )
+        )
+        or 0
+    )
+
+
 class DevicePredictors:
     """Fitted predictors per device, kept until the device's records change (one per process:
     made at the composition root and passed in)."""
@@ -49,9 +53,8 @@ class DevicePredictors:
         self._fitted: dict[tuple[int, bool], tuple[tuple[int, int], LatencyPredictor | None]] = {}
         self._archs: dict[str, Arch] = {}
 
-    def measurements(self, session: Session, device_id: int) -> Measurements:
+    def _measurements(self, session: Session, device_id: int) -> tuple[list[Arch], list[float]]:
         """The newest latency of each architecture measured on the device."""
-        version = _version(session, device_id)
         rows = session.execute(
             select(LatencyRecord.arch_hash, LatencyRecord.arch, LatencyRecord.median_ms)
             .where(LatencyRecord.device_id == device_id)
@@ -61,7 +64,7 @@ class DevicePredictors:
         for arch_hash, arch, ms in rows:
             newest[arch_hash] = (arch, ms)
         archs = [self._arch(h, text) for h, (text, _) in newest.items()]
-        return Measurements(archs, [ms for _, ms in newest.values()], version)
+        return archs, [ms for _, ms in newest.values()]
 
     def _arch(self, arch_hash: str, text: str) -> Arch:
         if arch_hash not in self._archs:
@@ -77,13 +80,13 @@ class DevicePredictors:
             cached = self._fitted.get((device_id, transfer))
         if cached is not None and cached[0] == version:
             return cached[1]
-        data = self.measurements(session, device_id)
+        archs, ms = self._measurements(session, device_id)
         fitted = None
-        if len(data.ms) >= MIN_MEASUREMENTS:
-            sources = self._sources(session, device_id, len(data.ms)) if transfer else []
-            fitted = LatencyPredictor.fit(data.archs, data.ms, sources=sources)
+        if len(ms) >= MIN_MEASUREMENTS:
+            sources = self._sources(session, device_id, len(ms)) if transfer else []
+            fitted = LatencyPredictor.fit(archs, ms, sources=sources)
         with self._lock:
-            self._fitted[(device_id, transfer)] = (data.version, fitted)
+            self._fitted[(device_id, transfer)] = (version, fitted)
         return fitted
 
     def _sources(self, session: Session, device_id: int, own: int) -> list[LatencyPredictor]:
@@ -99,20 +102,16 @@ class DevicePredictors:
         fitted = [self.predictor(session, other, transfer=False) for other in sorted(teachers)]
         return [p for p in fitted if p is not None]
 
-    def predict(self, session: Session, device_id: int, archs: Sequence[Arch]) -> Prediction | None:
-        predictor = self.predictor(session, device_id)
-        return None if predictor is None else predictor.predict(archs)
-
 
 def predictor_report(
     session: Session, predictors: DevicePredictors, device: Device
 ) -> dict[str, Any]:
     """What ``GET /v1/devices/{id}/predictor`` shows: how far the predictor can be trusted."""
-    data = predictors.measurements(session, device.id)
     predictor = predictors.predictor(session, device.id)
+    measured = measured_architectures(session, device.id)
     report: dict[str, Any] = {
         "device": device.name,
-        "measurements": len(data.ms),
+        "measurements": measured,
         "imported": session.scalar(
             select(func.count(LatencyRecord.id)).where(
                 LatencyRecord.device_id == device.id,
@@ -124,7 +123,7 @@ def predictor_report(
     if predictor is None:
         report["message"] = (
             f"the predictor needs at least {MIN_MEASUREMENTS} measured architectures; "
-            f"this device has {len(data.ms)}"
+            f"this device has {measured}"
         )
         return report
     return {

@@ -77,8 +77,8 @@ def read_latency_csv(text: str, column: str | None = None) -> list[LatencyRow]:
     reader = csv.DictReader(io.StringIO(text))
     if not reader.fieldnames:
         raise LatencyCsvError("the file is empty; expected a header row")
-    arch_column, latency_column = _columns([n.strip() for n in reader.fieldnames], column)
-    reader.fieldnames = [n.strip() for n in reader.fieldnames]
+    reader.fieldnames = [name.strip() for name in reader.fieldnames]
+    arch_column, latency_column = _columns(list(reader.fieldnames), column)
     rows: list[LatencyRow] = []
     errors: list[str] = []
     for number, record in enumerate(reader, start=1):

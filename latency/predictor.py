@@ -57,10 +57,6 @@ class Prediction:
     mean_ms: np.ndarray
     std_ms: np.ndarray
 
-    @property
-    def relative_std(self) -> np.ndarray:
-        return self.std_ms / np.maximum(self.mean_ms, 1e-9)
-
 
 class _Design:
     """The columns a candidate sees: per-kind sums (``latency.features``) and, when it
@@ -121,6 +117,7 @@ class _Trial:
     candidate: Candidate
     design: _Design
     x: np.ndarray
+    totals: np.ndarray
     folds: list[_Model]
     out_of_fold: np.ndarray
 
@@ -140,7 +137,7 @@ def _cross_validate(
         model = _Model(candidate, x[train], totals[train], y[train])
         out_of_fold[test] = model.predict(x[test], totals[test])
         models.append(model)
-    return _Trial(candidate, design, x, models, out_of_fold)
+    return _Trial(candidate, design, x, totals, models, out_of_fold)
 
 
 def _linear_candidates(has_sources: bool) -> list[Candidate]:
@@ -169,7 +166,7 @@ class LatencyPredictor:
         self._candidate = trial.candidate
         self._design = trial.design
         # every measurement: the prediction
-        self._full = _Model(trial.candidate, trial.x, trial.design.totals(trial.x), y)
+        self._full = _Model(trial.candidate, trial.x, trial.totals, y)
         self._folds = trial.folds  # once per fold: their spread is its variance
         self.report = accuracy_report(y, trial.out_of_fold)
         # RMS relative error out of fold: what a new architecture should expect

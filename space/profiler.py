@@ -225,16 +225,20 @@ def _head_cost(head: Head, cin: int, size: int, head_channels: int, classes: int
     return cost
 
 
+def _arch_head(arch: Arch, last: LayerShape) -> tuple[_Cost, int]:
+    """The head's cost after the last layer, and its conv width under the multiplier."""
+    head_channels = scale_head_channels(arch.head.channels, arch.width)
+    head = _head_cost(arch.head, last.out_channels, last.out_size, head_channels, arch.num_classes)
+    return head, head_channels
+
+
 def primitives(arch: Arch) -> tuple[Primitive, ...]:
     """Every operator of ``arch`` in execution order (convolutions, SE, adds, shuffles, ...)."""
     plan = plan_layers(arch)
     ops: list[Primitive] = []
     for layer in plan:
         ops += _layer_cost(layer, arch.width)[0].primitives
-    last = plan[-1]
-    head_channels = scale_head_channels(arch.head.channels, arch.width)
-    head = _head_cost(arch.head, last.out_channels, last.out_size, head_channels, arch.num_classes)
-    return (*ops, *head.primitives)
+    return (*ops, *_arch_head(arch, plan[-1])[0].primitives)
 
 
 def profile_arch(arch: Arch) -> Profile:
@@ -254,8 +258,7 @@ def profile_arch(arch: Arch) -> Profile:
             )
         )
     last = plan[-1]
-    head_channels = scale_head_channels(arch.head.channels, arch.width)
-    head = _head_cost(arch.head, last.out_channels, last.out_size, head_channels, arch.num_classes)
+    head, head_channels = _arch_head(arch, last)
     head_tensors = [last.out_channels * last.out_size**2]
     if arch.head.channels:
         head_tensors.append(head_channels * last.out_size**2)

@@ -14,7 +14,11 @@ from api.schemas import (
     MeasurementImported,
     PredictorReport,
 )
-from latency.device_predictor import import_measurements, predictor_report
+from latency.device_predictor import (
+    import_measurements,
+    measured_architectures,
+    predictor_report,
+)
 from latency.devices import (
     delete_device,
     get_device,
@@ -78,14 +82,13 @@ async def import_batch(
     device_id: int, body: MeasurementImport, request: Request
 ) -> MeasurementImported:
     """Store measurements made elsewhere; they calibrate the device's predictor. All or none."""
-    predictors = request.app.state.device_predictors
 
     def work(session: Session) -> MeasurementImported:
         device = get_device(session, device_id)
         rows = [(m.arch, m.latency_ms) for m in body.measurements]
         imported = import_measurements(session, device, rows, body.source)
         session.flush()
-        total = len(predictors.measurements(session, device.id).ms)
+        total = measured_architectures(session, device.id)
         return MeasurementImported(imported=imported, measurements=total)
 
     return await in_transaction(request, work)

@@ -54,6 +54,10 @@ def job(server: Server, job_id: int) -> dict:
     return server.user.get(f"/v1/jobs/{job_id}").json()
 
 
+def runner_on(url: str) -> Runner:
+    return Runner(RunnerSettings(database_url=url), sessionmaker(create_db_engine(url)))
+
+
 def submit(server: Server, **changes: object) -> int:
     response = server.user.post("/v1/jobs", json={**SPEC, **changes})
     assert response.status_code == 201, response.text
@@ -65,7 +69,7 @@ def test_a_job_runs_to_a_true_pareto_front_with_loadable_models(
 ) -> None:
     job_id = submit(server, budget={"trials": 4})
     url = server.database_url
-    runner = Runner(RunnerSettings(database_url=url), sessionmaker(create_db_engine(url)))
+    runner = runner_on(url)
     assert runner.run_once()  # claims the job and drives it to its end
     finished = job(server, job_id)
     assert finished["state"] == "succeeded", finished
@@ -102,7 +106,7 @@ def test_cancel_stops_a_running_job(
 ) -> None:
     job_id = submit(server, budget={"trials": 50})
     url = server.database_url
-    runner = Runner(RunnerSettings(database_url=url), sessionmaker(create_db_engine(url)))
+    runner = runner_on(url)
     driving = threading.Thread(target=runner.run_once)
     driving.start()
     wait_until(lambda: job(server, job_id)["progress"].get("trials_done", 0) >= 1, what="a trial")
