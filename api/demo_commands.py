@@ -15,9 +15,12 @@ import json
 import socket
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
+import httpx
 import typer
 
 from api.client_options import error_message, fail
@@ -42,9 +45,26 @@ def demo(
     ),
 ) -> None:
     """Run the service here and a search through it; print and plot the Pareto front."""
-    import httpx
-    import uvicorn
     from rich.console import Console
+
+    console = Console()
+    started = time.monotonic()
+    with local_service(out) as client:
+        console.print(f"[bold]EdgeNAS[/] serving on {client.base_url}")
+        spec = {**DEMO_SPEC, "budget": {"trials": trials}}
+        job = _submit(client, spec)
+        console.print(f"submitted job {job['id']}: {spec['name']} ({trials} trials)")
+        _follow(client, job["id"], console)
+        _report(client, job["id"], out, console)
+    console.print(f"demo finished in {time.monotonic() - started:.0f} s")
+
+
+@contextmanager
+def local_service(out: Path) -> Iterator[httpx.Client]:
+    """The embedded service on a fresh SQLite database in ``out``: the server on a free port, a
+    job runner on a local Ray and a CPU agent as the device ``local``; yields a client holding
+    a user API key."""
+    import uvicorn
     from sqlalchemy.orm import sessionmaker
 
     from api.app import create_app
@@ -54,7 +74,6 @@ def demo(
     from api.settings import Settings
     from latency.database import create_db_engine
 
-    console = Console()
     out.mkdir(parents=True, exist_ok=True)
     database = out / "edgenas.db"
     database.unlink(missing_ok=True)
@@ -74,25 +93,19 @@ def demo(
     serving = threading.Thread(target=server.run, kwargs={"sockets": [listening]}, daemon=True)
     serving.start()
     stack = EmbeddedStack(settings, runners=1, local_agent=True)
-    console.print(f"[bold]EdgeNAS[/] serving on http://{settings.host}:{settings.port}")
     stack.start()
-    started = time.monotonic()
     try:
-        base = f"http://{settings.host}:{settings.port}"
         with httpx.Client(
-            base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=60
+            base_url=f"http://{settings.host}:{settings.port}",
+            headers={"Authorization": f"Bearer {key}"},
+            timeout=60,
         ) as client:
-            spec = {**DEMO_SPEC, "budget": {"trials": trials}}
-            job = _submit(client, spec)
-            console.print(f"submitted job {job['id']}: {spec['name']} ({trials} trials)")
-            _follow(client, job["id"], console)
-            _report(client, job["id"], out, console)
+            yield client
     finally:
         stack.stop()
         server.should_exit = True
         serving.join(timeout=30)
         listening.close()
-    console.print(f"demo finished in {time.monotonic() - started:.0f} s")
 
 
 def _listening_socket() -> socket.socket:
@@ -128,6 +141,8 @@ def _follow(client: Any, job_id: int, console: Any) -> None:
                     description += (
                         f", best accuracy {best:.3f}, hypervolume {figures['hypervolume']:.3f}"
                     )
+                if figures.get("measurements_saved"):
+                    description += f", {figures['measurements_saved']} measurements saved"
                 progress.update(task, completed=figures["trials_done"], description=description)
             if job["state"] in ("succeeded", "failed", "cancelled"):
                 break

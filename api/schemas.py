@@ -218,6 +218,9 @@ class TrialOut(BaseModel):
     zero_cost: float | None
     seconds: float
     error: str | None = None
+    latency_predicted: tuple[str, ...] = Field(
+        (), description="devices whose latency was predicted; the others' were measured"
+    )
 
 
 class TrialPage(BaseModel):

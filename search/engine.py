@@ -14,8 +14,10 @@ it: ``rank`` records the score, ``prescreen`` also skips candidates outside the 
 share of those seen so far (no latency measured, no training; the trial is pruned). Which end
 is best depends on the proxy: ``search.zero_cost.PREFERRED`` holds the measured directions.
 
-Latency comes from the caller (``Arch -> {device: ms}``): the job runner measures on
-registered devices, tests time ONNX Runtime here. No database, no HTTP, no Ray (DESIGN.md).
+Latency comes from the caller (``search.latency_source``): measured (``Arch -> {device: ms}``:
+the job runner's registered devices, ONNX Runtime here), or predicted before training and
+measured after it for the candidates that could join the front. No database, no HTTP, no Ray
+(DESIGN.md).
 """
 
 from __future__ import annotations
@@ -30,15 +32,21 @@ import optuna
 
 from search.data import ImageDataset
 from search.early_stop import Curve, clearly_dominated, current_front
+from search.latency_source import (
+    LatencyEstimate,
+    LatencyFn,
+    LatencySource,
+    MeasuredLatency,
+    could_join_front,
+)
 from search.objectives import MnasReward
 from search.screening import ZeroCostScreen, screen_score, screened_out
 from search.strategies import make_sampler, violation
 from search.train import Evaluation, ProxySettings, evaluate_arch
-from space import Arch, parse_arch
+from space import parse_arch
 from space.profiler import profile_arch
 from space.spaces import SearchSpace
 
-LatencyFn = Callable[[Arch], Mapping[str, float]]
 PRUNERS = ("none", "median", "successive_halving", "hyperband")
 
 
@@ -101,6 +109,7 @@ class TrialRecord:
     epoch_accuracies: tuple[float, ...] = ()
     zero_cost: float | None = None
     error: str | None = None  # why the evaluation failed (jobs keep failed trials)
+    latency_predicted: tuple[str, ...] = ()  # devices whose latency was predicted, not measured
 
 
 def create_study(
@@ -161,7 +170,8 @@ class Candidate:
     params: int
     macs: int
     zero_cost: float | None
-    front: tuple[Curve, ...]  # pareto early stop: the front when the candidate was asked
+    front: tuple[Curve, ...]  # pareto: the front when the candidate was asked
+    best_reward: float | None  # mnas: the best reward when the candidate was asked
     started: float
 
 
@@ -172,6 +182,8 @@ class Outcome:
     latency_ms: dict[str, float]
     violations: dict[str, float]
     evaluation: Evaluation
+    predicted_ms: dict[str, float] = field(default_factory=dict)  # every prediction made
+    latency_predicted: tuple[str, ...] = ()  # devices whose kept latency is a prediction
 
 
 def propose(
@@ -211,7 +223,6 @@ def propose(
             seconds=time.perf_counter() - start,
             zero_cost=score,
         )
-    front = settings.mode == "pareto" and settings.early_stop
     return Candidate(
         number=trial.number,
         trial_id=trial._trial_id,
@@ -219,7 +230,8 @@ def propose(
         params=profile.params,
         macs=profile.macs,
         zero_cost=score,
-        front=tuple(current_front(_curves(study))) if front else (),
+        front=tuple(current_front(_curves(study))) if settings.mode == "pareto" else (),
+        best_reward=_best_reward(study) if settings.mode == "mnas" else None,
         started=start,
     )
 
@@ -229,17 +241,49 @@ def evaluate_candidate(
     settings: SearchSettings,
     train: ImageDataset,
     validation: ImageDataset,
-    latency: LatencyFn,
+    latency: LatencySource,
     study: optuna.Study | None,
 ) -> Outcome:
     """Latency, constraints and proxy training of one candidate. ``study`` (the job's, or one
-    loaded from its storage in a worker process) receives mnas mode's per-epoch reports."""
+    loaded from its storage in a worker process) receives mnas mode's per-epoch reports.
+    Predicted latencies steer the training's early stop; a trained candidate that could join
+    the front has them confirmed (``search.latency_source``)."""
     arch = parse_arch(candidate.arch)
-    latencies = {d: float(latency(arch)[d]) for d in settings.devices}
-    violations = _violations(settings.constraints, latencies, candidate.params, candidate.macs)
-    stop = _stopper(study, settings, candidate, latencies)
+    estimate = latency.estimate(arch)
+    stop = _stopper(study, settings, candidate, estimate.ms)
     evaluation = evaluate_arch(arch, train, validation, settings.proxy, on_epoch=stop)
-    return Outcome(latencies, violations, evaluation)
+    kept = estimate
+    if estimate.predicted and _worth_measuring(candidate, settings, evaluation, estimate):
+        kept = latency.confirm(arch, estimate)
+    latencies = {d: float(kept.ms[d]) for d in settings.devices}
+    return Outcome(
+        latency_ms=latencies,
+        violations=_violations(settings.constraints, latencies, candidate.params, candidate.macs),
+        evaluation=evaluation,
+        predicted_ms={d: float(estimate.ms[d]) for d in estimate.predicted},
+        latency_predicted=kept.predicted,
+    )
+
+
+def _worth_measuring(
+    candidate: Candidate,
+    settings: SearchSettings,
+    evaluation: Evaluation,
+    estimate: LatencyEstimate,
+) -> bool:
+    """Whether the candidate could be a result: not stopped early and, at its optimistic
+    latency, feasible and undominated (pareto) or at least as rewarding as the best (mnas)."""
+    if evaluation.stopped_early:
+        return False
+    optimistic = estimate.optimistic()
+    if settings.mode == "mnas":
+        assert settings.reward is not None
+        best = candidate.best_reward
+        return best is None or settings.reward(evaluation.accuracy, optimistic) >= best
+    violations = _violations(settings.constraints, optimistic, candidate.params, candidate.macs)
+    if any(value > 0 for value in violations.values()):
+        return False
+    return could_join_front(evaluation.accuracy, optimistic, settings.devices, candidate.front)
 
 
 def conclude(
@@ -249,6 +293,9 @@ def conclude(
     trial = optuna.trial.Trial(study, candidate.trial_id)
     result, latencies = outcome.evaluation, outcome.latency_ms
     trial.set_user_attr("latency_ms", latencies)
+    if outcome.predicted_ms:
+        trial.set_user_attr("predicted_ms", outcome.predicted_ms)
+        trial.set_user_attr("latency_predicted", list(outcome.latency_predicted))
     for key, value in outcome.violations.items():
         trial.set_constraint(key, value)
     trial.set_user_attr("epoch_accuracies", list(result.epoch_accuracies))
@@ -277,6 +324,7 @@ def conclude(
         seconds=time.perf_counter() - candidate.started,
         epoch_accuracies=result.epoch_accuracies,
         zero_cost=candidate.zero_cost,
+        latency_predicted=outcome.latency_predicted,
     )
 
 
@@ -291,7 +339,9 @@ def run_trial(
     candidate = propose(study, settings, train)
     if isinstance(candidate, TrialRecord):
         return candidate
-    outcome = evaluate_candidate(candidate, settings, train, validation, latency, study)
+    outcome = evaluate_candidate(
+        candidate, settings, train, validation, MeasuredLatency(latency), study
+    )
     return conclude(study, settings, candidate, outcome)
 
 
@@ -333,6 +383,11 @@ def _stopper(
         return clearly_dominated(epoch, accuracy, latencies, candidate.front, settings.stop_margin)
 
     return dominated
+
+
+def _best_reward(study: optuna.Study) -> float | None:
+    complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+    return max((t.values[0] for t in complete), default=None)
 
 
 def _curves(study: optuna.Study) -> list[Curve]:

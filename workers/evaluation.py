@@ -1,9 +1,11 @@
-"""One candidate's evaluation inside a Ray worker process: latency from the job's devices,
-then proxy training. Everything it needs arrives as plain data (the job's spec, the database
-URL, the candidate), so it runs the same on this machine or on a cluster node.
+"""One candidate's evaluation inside a Ray worker process: latency from the job's devices
+(measured, predicted or both: ``JobSpec.latency``), then proxy training. Everything it needs
+arrives as plain data (the job's spec, the database URL, the candidate), so it runs the same
+on this machine or on a cluster node.
 
 A Ray worker process serves many tasks: the job's data set, the database engine and the
-study handle are kept per process (small caches) instead of being rebuilt per candidate.
+devices' fitted predictors are kept per process (small caches) instead of being rebuilt per
+candidate.
 """
 
 from __future__ import annotations
@@ -15,7 +17,10 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
 
 from latency.database import create_db_engine
+from latency.device_predictor import DevicePredictors
 from search.engine import Candidate, Outcome, evaluate_candidate, load_study
+from search.latency_source import LatencySource, MeasuredLatency
+from workers.predicted_latency import PredictedLatency
 from workers.queued_latency import QueuedLatency
 from workers.spec import JobSpec, ResolvedJob, resolve
 from workers.study_storage import study_storage
@@ -31,6 +36,20 @@ def _engine(database_url: str) -> Engine:
     return create_db_engine(database_url)
 
 
+@lru_cache(maxsize=4)
+def _predictors(database_url: str) -> DevicePredictors:
+    return DevicePredictors()
+
+
+def _latency_source(job: ResolvedJob, database_url: str) -> LatencySource:
+    sessions = sessionmaker(_engine(database_url))
+    if job.latency == "measured":
+        return MeasuredLatency(QueuedLatency(sessions, job.settings.devices, job.measurement))
+    return PredictedLatency(
+        sessions, job.settings.devices, job.measurement, _predictors(database_url), job.latency
+    )
+
+
 def evaluate_in_worker(
     spec_json: str,
     database_url: str,
@@ -40,9 +59,7 @@ def evaluate_in_worker(
     """Measure and train ``candidate`` for the job ``spec_json`` describes."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     job = _job(spec_json)
-    latency = QueuedLatency(
-        sessionmaker(_engine(database_url)), job.settings.devices, job.measurement
-    )
+    latency = _latency_source(job, database_url)
     study = (
         load_study(job.settings, study_storage(database_url), study_name)
         if job.settings.mode == "mnas"

@@ -57,6 +57,7 @@ def record_of(trial: FrozenTrial, devices: Sequence[str]) -> TrialRecord:
         epoch_accuracies=accuracies,
         zero_cost=attrs.get("zero_cost"),
         error=attrs.get("error"),
+        latency_predicted=tuple(attrs.get("latency_predicted", ())),
     )
 
 

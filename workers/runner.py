@@ -192,6 +192,17 @@ def _retry_abandoned(study: optuna.Study) -> None:
         log.info("study %s: trial %d was abandoned; retrying it", study.study_name, trial.number)
 
 
+def _latency_counts(trials: list[optuna.trial.FrozenTrial]) -> dict[str, int]:
+    """Latencies the trials took from measurements (the devices' records) and from
+    predictions: each prediction is a measurement saved."""
+    timed = [t.user_attrs for t in trials if "latency_ms" in t.user_attrs]
+    predicted = sum(len(attrs.get("latency_predicted", ())) for attrs in timed)
+    return {
+        "latency_measured": sum(len(attrs["latency_ms"]) for attrs in timed) - predicted,
+        "measurements_saved": predicted,
+    }
+
+
 def progress_of(
     study: optuna.Study, mode: str, running: int, budget: int, elapsed: float
 ) -> dict[str, Any]:
@@ -207,6 +218,7 @@ def progress_of(
         "trials_failed": sum(t.state == TrialState.FAIL for t in trials),
         "budget": budget,
         "eta_seconds": elapsed / done * (budget - done) if done else None,
+        **_latency_counts(trials),
     }
     if mode == "mnas":
         figures["best_reward"] = max((t.values[0] for t in complete), default=None)

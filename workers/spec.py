@@ -101,6 +101,9 @@ class BudgetSpec(Strict):
     wall_clock_minutes: float | None = Field(None, gt=0, le=7 * 24 * 60)
 
 
+LatencyMode = Literal["measured", "predicted", "hybrid"]
+
+
 class JobSpec(Strict):
     """Everything a search job needs; stored as submitted and returned by ``GET``."""
 
@@ -115,6 +118,11 @@ class JobSpec(Strict):
     zero_cost: ZeroCostSpec | None = None
     budget: BudgetSpec = Field(default_factory=BudgetSpec)
     measurement: MeasurementSettings = Field(default_factory=MeasurementSettings)
+    latency: LatencyMode = Field(
+        "hybrid",
+        description="measured: every candidate timed on the devices; predicted: the devices' "
+        "predictors only; hybrid: predicted, and measured where it could change the front",
+    )
     seed: int = Field(0, ge=0, le=2**31 - 1)
 
     @model_validator(mode="after")
@@ -147,6 +155,7 @@ class ResolvedJob:
     train: ImageDataset
     validation: ImageDataset
     measurement: MeasurementSettings
+    latency: LatencyMode
 
 
 def resolve(spec: JobSpec) -> ResolvedJob:
@@ -179,7 +188,7 @@ def resolve(spec: JobSpec) -> ResolvedJob:
     )
     _check_strategy(settings)
     _check_feasible(space, spec.constraints)
-    return ResolvedJob(settings, train, validation, spec.measurement)
+    return ResolvedJob(settings, train, validation, spec.measurement, spec.latency)
 
 
 def _dataset(data: str) -> ImageDataset:

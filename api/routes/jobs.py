@@ -11,8 +11,10 @@ from starlette.concurrency import run_in_threadpool
 
 from api.deps import in_transaction, require_user
 from api.schemas import JobOut, JobPage, ParetoOut, TrialOut, TrialPage
+from latency.device_predictor import measured_architectures
 from latency.devices import device_by_name
 from latency.errors import NotFoundError
+from latency.predictor import MIN_MEASUREMENTS
 from workers.jobs import cancel_job, get_job, list_jobs, submit_job
 from workers.results import (
     job_pareto_html,
@@ -56,9 +58,17 @@ async def submit(
     def work(session: Session) -> JobOut:
         for index, name in enumerate(spec.devices):
             try:
-                device_by_name(session, name)
+                device = device_by_name(session, name)
             except NotFoundError:
                 raise SpecError(f"devices.{index}", f"no registered device {name!r}") from None
+            measured = measured_architectures(session, device.id)
+            if spec.latency == "predicted" and measured < MIN_MEASUREMENTS:
+                raise SpecError(
+                    "latency",
+                    f"'predicted' needs a predictor for every device; {name!r} has "
+                    f"{measured} measured architectures, {MIN_MEASUREMENTS} needed "
+                    "(import measurements, or use 'hybrid')",
+                )
         return JobOut.model_validate(submit_job(session, spec, submitted))
 
     return await in_transaction(request, work)

@@ -5,6 +5,7 @@ digits); what is checked is the service's behaviour, not the search's quality.""
 from __future__ import annotations
 
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -19,12 +20,14 @@ import ray
 from sqlalchemy.orm import sessionmaker
 
 from latency.database import create_db_engine
+from latency.local import LOCAL, local_latency
 from search.pareto import dominates
 from tests.databases import BACKENDS, database_url
 from tests.isolation import start_agent
 from tests.server import Server, served
 from tests.workers_tests.tiny_jobs import SPEC, wait_until
 from workers.runner import Runner, RunnerSettings
+from workers.spec import JobSpec, resolve
 from workers.tables import Job
 
 
@@ -187,3 +190,71 @@ def test_two_runners_three_jobs_each_driven_by_one_runner(
     for job_id in job_ids:
         trials = server.user.get(f"/v1/jobs/{job_id}/trials").json()
         assert trials["total"] == 2, trials  # no trial run twice
+
+
+def import_local_measurements(server: Server, device: str, count: int) -> None:
+    """``count`` architectures of the job's space, timed here with ONNX Runtime, imported as
+    the device's measurements: its predictor is ready before the job starts."""
+    space = resolve(JobSpec.model_validate(SPEC)).settings.space
+    rng, seen = random.Random(7), set()
+    latency = local_latency(runs=30, rounds=3, quiet_wait_seconds=0)
+    rows = []
+    while len(rows) < count:
+        arch = space.decode(space.sample(rng))
+        if arch.hash not in seen:
+            seen.add(arch.hash)
+            rows.append({"arch": str(arch), "latency_ms": latency(arch)[LOCAL]})
+    device_id = next(d["id"] for d in server.user.get("/v1/devices").json() if d["name"] == device)
+    response = server.user.post(
+        f"/v1/devices/{device_id}/measurements", json={"source": "here", "measurements": rows}
+    )
+    assert response.status_code == 201, response.text
+
+
+@pytest.mark.parametrize("server", ["sqlite"], indirect=True)  # the job tests above cover both
+def test_hybrid_measures_every_pareto_member_and_predicts_the_rest(
+    server: Server, agent: subprocess.Popen[str], local_ray: None
+) -> None:
+    import_local_measurements(server, "cpu-1", 40)
+    job_id = submit(  # 1,000 images: accuracies spread enough for some to be dominated
+        server,
+        latency="hybrid",
+        budget={"trials": 16},
+        proxy={"epochs": 1, "train_images": 1000},
+        seed=3,
+    )
+    assert runner_on(server.database_url).run_once()
+    finished = job(server, job_id)
+    assert finished["state"] == "succeeded", finished
+    progress = finished["progress"]
+    assert progress["latency_measured"] + progress["measurements_saved"] == 16
+    assert progress["measurements_saved"] >= 1, progress
+
+    trials = server.user.get(f"/v1/jobs/{job_id}/trials").json()["items"]
+    predicted = [t for t in trials if t["latency_predicted"]]
+    assert len(predicted) == progress["measurements_saved"]
+    front = server.user.get(f"/v1/jobs/{job_id}/pareto").json()["members"]
+    assert front and all(member["latency_predicted"] == [] for member in front)
+    for member in front:  # the front's latency is the agent's record, not a prediction
+        cached = server.user.post(
+            "/v1/latency",
+            json={"arch": member["arch"], "device": "cpu-1", "settings": SPEC["measurement"]},
+        ).json()
+        assert cached["cached"] and cached["record"]["median_ms"] == member["latency_ms"]["cpu-1"]
+    measured_points = [
+        (t["accuracy"], t["latency_ms"]["cpu-1"])
+        for t in trials
+        if t["state"] == "complete" and not t["latency_predicted"] and not t["stopped_early"]
+    ]
+    for trial in predicted:  # left predicted: a measured trial beats even its optimistic point
+        if not trial["stopped_early"]:
+            mine = (trial["accuracy"], trial["latency_ms"]["cpu-1"])
+            assert any(dominates(p, mine, (True, False)) for p in measured_points), trial
+
+
+def test_predicted_mode_needs_a_predictor_for_every_device(
+    server: Server, agent: subprocess.Popen[str]
+) -> None:
+    response = server.user.post("/v1/jobs", json={**SPEC, "latency": "predicted"})
+    assert response.status_code == 422
+    assert "'cpu-1' has 0 measured architectures, 5 needed" in response.text
