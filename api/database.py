@@ -7,6 +7,7 @@ the database (one study per job) and keeps its own schema version in Alembic's d
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from alembic import command
@@ -17,6 +18,9 @@ from sqlalchemy.engine import Connection, Engine
 MIGRATIONS = Path(__file__).parent / "migrations"
 VERSION_TABLE = "edgenas_alembic_version"
 LEGACY_REVISIONS = ("0001", "0002")  # kept in alembic_version before Optuna shared the database
+# Alembic runs migrations through a module-global proxy (``alembic.context``): two upgrades at
+# once in one process (the server's start-up beside the embedded runners') break each other
+_UPGRADING = threading.Lock()
 
 
 def alembic_config(url: str) -> Config:
@@ -29,7 +33,7 @@ def alembic_config(url: str) -> Config:
 def upgrade_database(engine: Engine) -> None:
     """Apply every migration not yet applied (idempotent)."""
     config = alembic_config(engine.url.render_as_string(hide_password=False))
-    with engine.begin() as connection:
+    with _UPGRADING, engine.begin() as connection:
         _move_legacy_version(connection)
         config.attributes["connection"] = connection
         command.upgrade(config, "head")

@@ -1,8 +1,10 @@
 """Each registered device's predictor, fitted on its measurements and refitted when they change.
 
 A device's measurements are its latency records, agent-measured and imported alike, the newest
-per architecture. A device with few measurements borrows from devices with many (their
-predictors become features, ``latency.predictor``); cross-validation decides whether that helps.
+per architecture. A new record refits the device's chosen model at once (a search's every
+measurement recalibrates it); the model is chosen again once the measurements grew by half.
+A device with few measurements borrows from devices with many (their predictors become
+features, ``latency.predictor``); cross-validation decides whether that helps.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from latency.tables import Device, LatencyRecord, RecordSource, utcnow
 from space import Arch, parse_arch
 
 SOURCE_MIN_MEASUREMENTS = 100  # a device this well measured can teach a new one
+RECHOOSE_GROWTH = 1.5  # the model is chosen again once the measurements grew by half
 
 
 def _version(session: Session, device_id: int) -> tuple[int, int]:
@@ -81,8 +84,13 @@ class DevicePredictors:
         if cached is not None and cached[0] == version:
             return cached[1]
         archs, ms = self._measurements(session, device_id)
-        fitted = None
-        if len(ms) >= MIN_MEASUREMENTS:
+        previous = cached[1] if cached is not None else None
+        fitted: LatencyPredictor | None
+        if len(ms) < MIN_MEASUREMENTS:
+            fitted = None
+        elif previous is not None and len(ms) < RECHOOSE_GROWTH * previous.chosen_at:
+            fitted = previous.recalibrated(archs, ms)  # a search's new measurement: cheap
+        else:
             sources = self._sources(session, device_id, len(ms)) if transfer else []
             fitted = LatencyPredictor.fit(archs, ms, sources=sources)
         with self._lock:

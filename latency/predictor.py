@@ -1,7 +1,8 @@
 """Per-device latency predictor: architecture -> milliseconds, with an uncertainty.
 
 The model is additive over operators (``latency.features``: count, MACs and traffic summed per
-kind of kernel), fitted with scikit-learn's ridge regression on relative error. What does not
+kind of kernel), fitted on relative error with scikit-learn's ridge regression or, robust to
+the odd wild measurement (a device busy for a moment), its Huber regression. What does not
 add up (fusion, cache effects, the head) is left to a gradient-boosted correction on the
 residuals, which is kept only where cross-validation shows that it helps. Few-shot transfer: a
 device with few measurements may lean on predictors of devices with many; their predictions
@@ -14,11 +15,11 @@ device's own measurements, so the same code serves a phone, a Xeon or a GPU with
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from sklearn.ensemble import HistGradientBoostingRegressor
-from sklearn.linear_model import RidgeCV
+from sklearn.linear_model import HuberRegressor, RidgeCV
 from sklearn.model_selection import KFold
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -32,6 +33,9 @@ MIN_MEASUREMENTS = 5
 MAX_FOLDS = 5
 CORRECTION_MIN_MEASUREMENTS = 200  # a tree model on fewer sums of layers only memorises noise
 ALPHAS = np.logspace(-4, 3, 15)
+HUBER_ALPHA = 0.01  # best of 1e-4..0.1 on the FBNet Xeon columns at 100 measurements
+# a Huber fit of the finer levels' hundreds of columns is slow to converge and was never better
+ROBUST_LEVELS = (None, FeatureLevel.KIND, FeatureLevel.ALIGNED)
 
 
 @dataclass(frozen=True)
@@ -41,12 +45,15 @@ class Candidate:
     level: FeatureLevel | None  # None: source predictions only
     transfer: bool = False
     correction: bool = False
+    robust: bool = False  # Huber loss instead of squared error
 
     @property
     def name(self) -> str:
         parts = [self.level.value if self.level else "transfer-only"]
         if self.transfer and self.level:
             parts.append("transfer")
+        if self.robust:
+            parts.append("robust")
         if self.correction:
             parts.append("correction")
         return "+".join(parts)
@@ -88,14 +95,39 @@ class _Design:
         )
 
 
+class _RelativeHuber:
+    """A linear model with Huber loss on relative error: the rows are divided by the measured
+    latency, so the residual is ``predicted / measured - 1``, and a few wild measurements pull
+    it less than squared error would."""
+
+    def __init__(self) -> None:
+        self.scaler = StandardScaler()
+        self.huber = HuberRegressor(alpha=HUBER_ALPHA, fit_intercept=False, max_iter=2000)
+
+    def _design(self, z: np.ndarray) -> np.ndarray:
+        return np.column_stack([z, np.ones(len(z))])  # the last column is the intercept
+
+    def fit(self, x: np.ndarray, ms: np.ndarray) -> _RelativeHuber:
+        rows = self._design(self.scaler.fit_transform(x)) / ms[:, None]
+        self.huber.fit(rows, np.ones(len(ms)))
+        return self
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        return self._design(self.scaler.transform(x)) @ self.huber.coef_
+
+
 class _Model:
     """One candidate fitted on one set of measurements (rows of its design matrix)."""
 
     def __init__(
         self, candidate: Candidate, x: np.ndarray, totals: np.ndarray, ms: np.ndarray
     ) -> None:
-        self.linear: Pipeline = make_pipeline(StandardScaler(), RidgeCV(alphas=ALPHAS))
-        self.linear.fit(x, ms, ridgecv__sample_weight=1.0 / ms**2)
+        self.linear: Pipeline | _RelativeHuber
+        if candidate.robust:
+            self.linear = _RelativeHuber().fit(x, ms)
+        else:
+            self.linear = make_pipeline(StandardScaler(), RidgeCV(alphas=ALPHAS))
+            self.linear.fit(x, ms, ridgecv__sample_weight=1.0 / ms**2)
         self.correction: HistGradientBoostingRegressor | None = None
         if candidate.correction:
             additive = self.linear.predict(x)
@@ -146,7 +178,8 @@ def _linear_candidates(has_sources: bool) -> list[Candidate]:
     out += [Candidate(level) for level in FeatureLevel]
     if has_sources:
         out.append(Candidate(FeatureLevel.KIND, transfer=True))
-    return out
+    coarse = [c for c in out if c.level in ROBUST_LEVELS]
+    return out + [replace(c, robust=True) for c in coarse]
 
 
 def _best(tried: list[_Trial], y: np.ndarray) -> _Trial:
@@ -162,7 +195,7 @@ def _folds(n: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
 class LatencyPredictor:
     """Fit with ``LatencyPredictor.fit``; ``report`` holds the cross-validated accuracy."""
 
-    def __init__(self, trial: _Trial, y: np.ndarray) -> None:
+    def __init__(self, trial: _Trial, y: np.ndarray, chosen_at: int | None = None) -> None:
         self._candidate = trial.candidate
         self._design = trial.design
         # every measurement: the prediction
@@ -172,6 +205,7 @@ class LatencyPredictor:
         # RMS relative error out of fold: what a new architecture should expect
         self.relative_residual = float(np.sqrt(np.mean((trial.out_of_fold / y - 1.0) ** 2)))
         self.model_name = trial.candidate.name
+        self.chosen_at = len(y) if chosen_at is None else chosen_at  # measurements when chosen
 
     @classmethod
     def fit(
@@ -193,7 +227,7 @@ class LatencyPredictor:
             tried.append(_cross_validate(candidate, design, x, y, folds))
         if len(y) >= CORRECTION_MIN_MEASUREMENTS:
             linear = _best(tried, y)
-            corrected = Candidate(linear.candidate.level, linear.candidate.transfer, True)
+            corrected = replace(linear.candidate, correction=True)
             tried.append(_cross_validate(corrected, linear.design, linear.x, y, folds))
         return cls(_best(tried, y), y)
 
@@ -207,7 +241,9 @@ class LatencyPredictor:
         design = _Design(self._candidate, table, self._design.sources)
         x = design.matrix(archs, table)
         return LatencyPredictor(
-            _cross_validate(self._candidate, design, x, y, _folds(len(y), seed)), y
+            _cross_validate(self._candidate, design, x, y, _folds(len(y), seed)),
+            y,
+            chosen_at=self.chosen_at,
         )
 
     @property

@@ -1,18 +1,22 @@
-"""The latency predictor on real measurements (HELP's FBNet rows): fit, predict, transfer."""
+"""The latency predictor on real measurements (HELP's FBNet rows, and ONNX Runtime timings of
+this machine): fit, predict, transfer, robustness."""
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from latency.errors import PredictorError
+from latency.local import LOCAL, local_latency
 from latency.measurement_csv import read_latency_csv
 from latency.metrics import accuracy_report
 from latency.predictor import LatencyPredictor
 from latency.selection import diverse_subset
 from space.fbnet import fbnet_arch
+from space.presets import search_space
 
 FBNET_FILE = Path(__file__).parents[1] / "fixtures" / "fbnet_latency_300.csv"
 
@@ -29,9 +33,10 @@ def test_fits_a_cpu_from_200_rows_and_predicts_the_other_100() -> None:
     held_out = accuracy_report(ms[200:], prediction.mean_ms)
     assert held_out.mape < 0.04
     assert held_out.spearman > 0.8
-    # the cross-validated report is an honest estimate of the held-out error
+    # the cross-validated report is an honest estimate of the held-out error (within 2x either
+    # way: its out-of-fold rows include the few wild measurements a robust fit leaves alone)
     assert predictor.report.measurements == 200
-    assert predictor.report.mape == pytest.approx(held_out.mape, rel=0.5)
+    assert held_out.mape / 2 < predictor.report.mape < held_out.mape * 2
     assert np.all(prediction.std_ms > 0)
 
 
@@ -90,3 +95,31 @@ def test_unusable_measurements_are_refused(ms: list[float], message: str) -> Non
     archs, _ = device("gold_6240_ms")
     with pytest.raises(PredictorError, match=message):
         LatencyPredictor.fit(archs[:5] if len(ms) != 4 else archs[:4], ms)
+
+
+def test_a_few_wild_measurements_do_not_pull_the_fit() -> None:
+    """Ten of 200 rows timed while the device was busy (2.5x): cross-validation picks the
+    robust (Huber) fit, which predicts the clean held-out rows as if they were not there."""
+    archs, ms = device("gold_6240_ms")
+    noisy = ms[:200].copy()
+    noisy[::20] *= 2.5
+    predictor = LatencyPredictor.fit(archs[:200], noisy)
+    assert "robust" in predictor.model_name
+    assert accuracy_report(ms[200:], predictor.predict(archs[200:]).mean_ms).mape < 0.04
+
+
+def test_fits_onnx_runtime_timings_of_this_machine() -> None:
+    """Real timings here (mixed space at 96x96, small protocol): the fitted predictor ranks
+    architectures it never saw as their timings do."""
+    space = search_space("mixed").with_task(resolution=96, in_channels=3, num_classes=10)
+    rng, archs = random.Random(3), []
+    while len(archs) < 40:
+        arch = space.decode(space.sample(rng))
+        if arch.hash not in {a.hash for a in archs}:
+            archs.append(arch)
+    latency = local_latency(runs=10, rounds=3, quiet_wait_seconds=0)
+    ms = np.array([latency(arch)[LOCAL] for arch in archs])
+    predictor = LatencyPredictor.fit(archs[:28], ms[:28])
+    held_out = accuracy_report(ms[28:], predictor.predict(archs[28:]).mean_ms)
+    assert held_out.spearman > 0.7, held_out
+    assert held_out.mape < 0.25, held_out
