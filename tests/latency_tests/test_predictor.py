@@ -109,11 +109,15 @@ def test_a_few_wild_measurements_do_not_pull_the_fit() -> None:
 
 
 def test_fits_onnx_runtime_timings_of_this_machine() -> None:
-    """Real timings here (mixed space at 96x96, small protocol): the fitted predictor ranks
-    architectures it never saw as their timings do."""
-    space = search_space("mixed").with_task(resolution=96, in_channels=3, num_classes=10)
+    """Real timings here (``mixed`` samples at four resolutions, small protocol, while other
+    tests may share the machine): on networks it never saw, the fitted predictor ranks as the
+    timings do and misses by far less than guessing the average would."""
     rng, archs = random.Random(3), []
     while len(archs) < 40:
+        resolution = (64, 96, 128, 160)[len(archs) % 4]
+        space = search_space("mixed").with_task(
+            resolution=resolution, in_channels=3, num_classes=10
+        )
         arch = space.decode(space.sample(rng))
         if arch.hash not in {a.hash for a in archs}:
             archs.append(arch)
@@ -121,5 +125,6 @@ def test_fits_onnx_runtime_timings_of_this_machine() -> None:
     ms = np.array([latency(arch)[LOCAL] for arch in archs])
     predictor = LatencyPredictor.fit(archs[:28], ms[:28])
     held_out = accuracy_report(ms[28:], predictor.predict(archs[28:]).mean_ms)
+    guess = accuracy_report(ms[28:], np.full(12, ms[:28].mean()))
     assert held_out.spearman > 0.7, held_out
-    assert held_out.mape < 0.25, held_out
+    assert held_out.mape < guess.mape / 2, (held_out, guess)
