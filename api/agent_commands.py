@@ -13,6 +13,9 @@ import typer
 from api.client_options import DEFAULT_SERVER, ApiKey, error_message, fail, headers
 from latency.agent_config import DEFAULT_PATH, AgentConfig, load_config, save_config
 
+DEFAULT_BATCH = 4
+MAX_BATCH = 32  # every model of a batch keeps an ONNX Runtime session open
+
 
 def _register(
     server: str, name: str, api_key: str | None, backend: str, provider: str, config_path: Path
@@ -63,6 +66,16 @@ def agent(
         float,
         typer.Option(help="On SIGTERM, seconds to finish the task in hand before abandoning it"),
     ] = 30.0,
+    batch: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=MAX_BATCH,
+            help="Waiting tasks timed together, rounds interleaved, so a slow spell of the "
+            "machine skews none of them (default 4 for onnxruntime, 1 for adb, which times "
+            "one model at a time); a batch must finish within the server's lease",
+        ),
+    ] = None,
 ) -> None:
     """Serve measurement tasks of one device until SIGTERM or Ctrl-C."""
     from latency.agent import Agent, AgentRejected
@@ -95,7 +108,13 @@ def agent(
     with httpx.Client(
         base_url=settings.server, headers=headers(settings.token), timeout=60
     ) as client:
-        worker = Agent(client=client, backend=timer, wait_seconds=wait, grace_seconds=grace)
+        worker = Agent(
+            client=client,
+            backend=timer,
+            wait_seconds=wait,
+            grace_seconds=grace,
+            batch=batch or (1 if backend == "adb" else DEFAULT_BATCH),
+        )
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: worker.request_stop())
         try:

@@ -25,6 +25,21 @@ class LatencyRequestError(Exception):
         self.status_code = response.status_code
 
 
+def wait_for_task(client: httpx.Client, task_id: int, wait_seconds: float) -> dict[str, Any]:
+    """The task's status once it is done or failed, or when ``wait_seconds`` have passed."""
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        poll = max(0.0, min(deadline - time.monotonic(), POLL_SECONDS))
+        response = client.get(
+            f"/v1/latency/{task_id}", params={"wait_seconds": poll}, timeout=poll + 60
+        )
+        if response.status_code != 200:
+            raise LatencyRequestError(response)
+        result = response.json()
+        if result["status"] in FINISHED or time.monotonic() >= deadline:
+            return result
+
+
 def measure_latency(
     client: httpx.Client, body: dict[str, Any], wait_seconds: float
 ) -> dict[str, Any]:
@@ -33,16 +48,9 @@ def measure_latency(
     deadline = time.monotonic() + wait_seconds
     poll = min(wait_seconds, POLL_SECONDS)
     response = client.post("/v1/latency", json={**body, "wait_seconds": poll}, timeout=poll + 60)
-    while True:
-        if response.status_code != 200:
-            raise LatencyRequestError(response)
-        result = response.json()
-        remaining = deadline - time.monotonic()
-        if result["status"] in FINISHED or result["task_id"] is None or remaining <= 0:
-            return result
-        poll = min(remaining, POLL_SECONDS)
-        response = client.get(
-            f"/v1/latency/{result['task_id']}",
-            params={"wait_seconds": poll},
-            timeout=poll + 60,
-        )
+    if response.status_code != 200:
+        raise LatencyRequestError(response)
+    result = response.json()
+    if result["status"] in FINISHED or result["task_id"] is None:
+        return result
+    return wait_for_task(client, result["task_id"], deadline - time.monotonic())

@@ -4,6 +4,7 @@ how well the device's predictor does."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -12,7 +13,7 @@ import httpx
 import typer
 
 from api.client_options import DEFAULT_SERVER, ApiKey, ServerUrl, error_message, fail, headers
-from api.latency_client import LatencyRequestError, measure_latency
+from api.latency_client import LatencyRequestError, measure_latency, wait_for_task
 
 if TYPE_CHECKING:
     from latency.measurement_csv import LatencyRow
@@ -129,6 +130,54 @@ def import_file(
         raise fail(f"cannot reach {server}: {exc}") from None
     total = response.json()["measurements"]
     typer.echo(f"imported {len(rows)} measurements into {device} ({total} architectures in all)")
+
+
+@app.command()
+def calibrate(
+    device: Annotated[str, typer.Argument(help="Registered device name")],
+    space: Annotated[str, typer.Option(help="Shipped search space the device will search")] = (
+        "mnasnet"
+    ),
+    count: Annotated[int, typer.Option(min=1, help="Architectures to measure")] = 30,
+    resolution: Annotated[
+        int | None, typer.Option(help="Input size of the jobs to come (default: the space's)")
+    ] = None,
+    wait: Annotated[
+        float, typer.Option(min=0, max=86_400, help="Seconds to wait for the measurements")
+    ] = 0.0,
+    server: ServerUrl = DEFAULT_SERVER,
+    api_key: ApiKey = None,
+) -> None:
+    """Measure architectures spread over a space, so that the device's predictor prices every
+    kind of operator before a search relies on it."""
+    body = {"space": space, "count": count, "resolution": resolution}
+    try:
+        with httpx.Client(
+            base_url=server.rstrip("/"), headers=headers(api_key), timeout=600
+        ) as client:
+            response = client.post(f"/v1/devices/{_device_id(client, device)}/calibrate", json=body)
+            if response.status_code != 202:
+                raise fail(error_message(response))
+            queued = response.json()
+            typer.echo(
+                f"{queued['architectures']} architectures chosen: {len(queued['task_ids'])} "
+                f"queued for {device}, {queued['already_measured']} already measured"
+            )
+            if wait <= 0 or not queued["task_ids"]:
+                return
+            deadline = time.monotonic() + wait
+            states = [
+                wait_for_task(client, task_id, deadline - time.monotonic())["status"]
+                for task_id in queued["task_ids"]
+            ]
+    except httpx.TransportError as exc:
+        raise fail(f"cannot reach {server}: {exc}") from None
+    except LatencyRequestError as exc:
+        raise fail(str(exc)) from None
+    done, failed = states.count("done"), states.count("failed")
+    typer.echo(f"{done} measured, {failed} failed, {len(states) - done - failed} still waiting")
+    if done + failed < len(states):
+        raise fail(f"not all measured within {wait:.0f} s; is an agent running for {device!r}?")
 
 
 @app.command("predictor-report")

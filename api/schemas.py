@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from latency.calibration import MAX_CALIBRATION
 from latency.measurement_csv import MAX_IMPORT_BATCH
 from latency.protocol import MeasurementResult, MeasurementSettings
 
@@ -93,6 +94,24 @@ class PredictorReport(BaseModel):
     message: str | None = None
     model: str | None = Field(None, description="the cross-validation winner")
     cross_validated: PredictorAccuracy | None = None
+
+
+class CalibrationRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    space: str = Field("mnasnet", max_length=100, description="a shipped search space")
+    resolution: int | None = Field(
+        None, ge=8, le=1024, description="input size of the job to come (default: the space's)"
+    )
+    count: int = Field(30, ge=1, le=MAX_CALIBRATION, description="architectures to measure")
+    seed: int = Field(0, ge=0, le=2**31 - 1)
+    settings: MeasurementSettings = Field(default_factory=MeasurementSettings)
+
+
+class CalibrationQueued(BaseModel):
+    architectures: int = Field(description="architectures chosen to cover the space")
+    already_measured: int = Field(description="of those, already measured with these settings")
+    task_ids: list[int] = Field(description="measurement tasks for the rest")
 
 
 class LatencyRequest(BaseModel):

@@ -1,15 +1,19 @@
 """The device agent: pulls measurement tasks from the server, times them, reports back.
 
 Pull-based, so a device behind NAT or on a phone's Wi-Fi works. Heartbeats; reconnects with
-exponential backoff while the server is away. On stop (SIGTERM) it finishes the task in hand
-if that takes at most ``grace_seconds`` more, and otherwise abandons it cleanly: the
-measurement is cancelled and the task handed back to the server, pending again at once. A
-model that fails to load or run becomes a failed task with the error text, and the agent keeps
-serving. Imports neither torch nor any server library.
+exponential backoff while the server is away. With ``batch`` > 1 it leases up to that many
+waiting tasks at once and times those with the same settings together, their rounds
+interleaved (:func:`latency.bench.measure_many`), so that a machine slow for a while skews no
+single model. On stop (SIGTERM) it finishes the tasks in hand if that takes at most
+``grace_seconds`` more, and otherwise abandons them cleanly: the measurement is cancelled and
+the tasks handed back to the server, pending again at once. A model that fails to load or run
+becomes a failed task with the error text, and the agent keeps serving. Imports neither torch
+nor any server library.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -35,6 +39,7 @@ class Agent:
     wait_seconds: float = 20.0
     heartbeat_seconds: float = 30.0
     grace_seconds: float = 30.0
+    batch: int = 1
     agent_id: str = field(default_factory=lambda: f"agent-{uuid.uuid4().hex[:12]}")
     measured: int = 0
     failed: int = 0
@@ -55,9 +60,8 @@ class Agent:
         while not stop.is_set() and (max_tasks is None or self.measured + self.failed < max_tasks):
             try:
                 self._heartbeat_if_due()
-                task = self._lease()
-                if task is not None:
-                    self._handle(task)
+                room = self.batch if max_tasks is None else max_tasks - self.measured - self.failed
+                self._handle(self._lease_batch(min(self.batch, room)))
                 backoff = 1.0
             except (httpx.TransportError, ServerUnavailable) as exc:
                 log.warning("server unreachable (%s); retrying in %.0f s", exc, backoff)
@@ -75,52 +79,92 @@ class Agent:
         )
         self._last_beat = time.monotonic()
 
-    def _lease(self) -> dict | None:
+    def _lease(self, wait_seconds: float) -> dict | None:
         response = self.client.post(
             "/v1/agent/tasks/lease",
-            json={"agent_id": self.agent_id, "wait_seconds": self.wait_seconds},
-            timeout=self.wait_seconds + 30,
+            json={"agent_id": self.agent_id, "wait_seconds": wait_seconds},
+            timeout=wait_seconds + 30,
         )
         self._check(response)
         return None if response.status_code == 204 else response.json()
 
-    def _handle(self, task: dict) -> None:
-        task_id = task["id"]
-        model = self.client.get(f"/v1/agent/tasks/{task_id}/model")
-        self._check(model)
-        measurement = _Measurement(self.backend, model.content, task["settings"], self._wake)
-        if not self._finish_or_cancel(measurement, task_id):
-            self.abandoned += 1
-            log.info("task %s abandoned and handed back", task_id)
-            path = f"/v1/agent/tasks/{task_id}/release"
-            self._check(self.client.post(path, json={"agent_id": self.agent_id}))
-            return
+    def _lease_batch(self, most: int) -> list[dict]:
+        """The next task (long-polling), then up to ``most - 1`` more already waiting."""
+        first = self._lease(self.wait_seconds)
+        tasks = [] if first is None else [first]
+        while tasks and len(tasks) < most and (task := self._lease(0)) is not None:
+            tasks.append(task)
+        return tasks
+
+    def _handle(self, tasks: list[dict]) -> None:
+        """Time the leased tasks, those with the same settings together."""
+        groups: dict[str, list[dict]] = {}
+        for task in tasks:
+            groups.setdefault(json.dumps(task["settings"], sort_keys=True), []).append(task)
+        remaining = list(groups.values())
+        while remaining:
+            group = remaining.pop(0)
+            if not self._measure_group(group):
+                self._hand_back([t for g in [group, *remaining] for t in g])
+                return
+
+    def _measure_group(self, tasks: list[dict]) -> bool:
+        """Measure and report ``tasks``; False when a stop request cancelled the measurement."""
+        models = []
+        for task in tasks:
+            model = self.client.get(f"/v1/agent/tasks/{task['id']}/model")
+            self._check(model)
+            models.append(model.content)
+        if len(tasks) > 1:
+            log.info("timing tasks %s with their rounds interleaved", [t["id"] for t in tasks])
+        measurement = _Measurement(self.backend, models, tasks[0]["settings"], self._wake)
+        if not self._finish_or_cancel(measurement, len(tasks)):
+            return False
+        for task, outcome in zip(tasks, measurement.outcomes, strict=True):
+            self._report(task["id"], outcome)
+        return True
+
+    def _report(self, task_id: int, outcome: MeasurementResult | BaseException) -> None:
         report: dict[str, object] = {"agent_id": self.agent_id}
-        if measurement.result is not None:
-            report["result"] = measurement.result.model_dump()
+        if isinstance(outcome, MeasurementResult):
+            report["result"] = outcome.model_dump()
             self.measured += 1
-            log.info("task %s: %.3f ms", task_id, measurement.result.median_ms)
+            log.info("task %s: %.3f ms", task_id, outcome.median_ms)
         else:  # a bad model must not stop the agent
-            error = measurement.error
-            report["error"] = f"{type(error).__name__}: {error}"[:20_000]
+            report["error"] = f"{type(outcome).__name__}: {outcome}"[:20_000]
             self.failed += 1
             log.warning("task %s failed: %s", task_id, report["error"])
-        self._check(self.client.post(f"/v1/agent/tasks/{task_id}/result", json=report))
+        self._post_task(task_id, "result", report)
 
-    def _finish_or_cancel(self, measurement: _Measurement, task_id: int) -> bool:
+    def _hand_back(self, tasks: list[dict]) -> None:
+        for task in tasks:
+            self.abandoned += 1
+            log.info("task %s abandoned and handed back", task["id"])
+            self._post_task(task["id"], "release", {"agent_id": self.agent_id})
+
+    def _post_task(self, task_id: int, action: str, body: dict[str, object]) -> None:
+        """Report on a leased task. One whose lease ran out meanwhile may be another agent's
+        now: the server refuses (409) and this agent goes on serving."""
+        response = self.client.post(f"/v1/agent/tasks/{task_id}/{action}", json=body)
+        if response.status_code == 409:
+            log.warning("task %s: %s refused (%s)", task_id, action, response.text[:500])
+            return
+        self._check(response)
+
+    def _finish_or_cancel(self, measurement: _Measurement, count: int) -> bool:
         """Wait for the measurement; after a stop request, for ``grace_seconds`` at most.
-        False when it was cancelled (the task must be handed back)."""
+        False when it was cancelled (the tasks must be handed back)."""
         self._wake.wait()
         if not measurement.finished.is_set():  # woken by a stop request
             log.info(
-                "stop requested: finishing task %s (up to %.0f s)", task_id, self.grace_seconds
+                "stop requested: finishing %d task(s) (up to %.0f s)", count, self.grace_seconds
             )
             if not measurement.finished.wait(self.grace_seconds):
                 self.backend.cancel()
                 measurement.finished.wait(CANCEL_SECONDS)
         self._wake.clear()
-        return measurement.finished.is_set() and not isinstance(
-            measurement.error, MeasurementCancelled
+        return measurement.finished.is_set() and not any(
+            isinstance(outcome, MeasurementCancelled) for outcome in measurement.outcomes
         )
 
     @staticmethod
@@ -132,24 +176,25 @@ class Agent:
 
 
 class _Measurement:
-    """One measurement on a worker thread, so that a stop request can interrupt the wait."""
+    """Models measured on a worker thread, so that a stop request can interrupt the wait.
+    ``outcomes``: a result or the error, per model (the same error for all when the whole
+    measurement failed)."""
 
     def __init__(
-        self, backend: Backend, model: bytes, settings: dict, wake: threading.Event
+        self, backend: Backend, models: list[bytes], settings: dict, wake: threading.Event
     ) -> None:
-        self.result: MeasurementResult | None = None
-        self.error: BaseException | None = None
+        self.outcomes: list[MeasurementResult | BaseException] = []
         self.finished = threading.Event()
         self._wake = wake
         threading.Thread(
-            target=self._run, args=(backend, model, MeasurementSettings(**settings)), daemon=True
+            target=self._run, args=(backend, models, MeasurementSettings(**settings)), daemon=True
         ).start()
 
-    def _run(self, backend: Backend, model: bytes, settings: MeasurementSettings) -> None:
+    def _run(self, backend: Backend, models: list[bytes], settings: MeasurementSettings) -> None:
         try:
-            self.result = backend.measure(model, settings)
+            self.outcomes = list(backend.measure_many(models, settings))
         except Exception as exc:
-            self.error = exc
+            self.outcomes = [exc] * len(models)
         finally:
             self.finished.set()
             self._wake.set()

@@ -18,7 +18,7 @@ from typing import Protocol
 
 import onnxruntime as ort
 
-from latency.bench import QuietCheck, measure
+from latency.bench import QuietCheck, measure_many
 from latency.protocol import MeasurementResult, MeasurementSettings
 
 DEVICE_DIR = "/data/local/tmp/edgenas"
@@ -27,11 +27,14 @@ _PERCENTILE = re.compile(r"^\s*P(50|90) Latency:\s*([0-9.eE+-]+)\s*s", re.MULTIL
 
 
 class Backend(Protocol):
-    """Times one ONNX model under the given settings."""
+    """Times ONNX models under the given settings."""
 
     name: str
 
-    def measure(self, model: bytes, settings: MeasurementSettings) -> MeasurementResult: ...
+    def measure_many(
+        self, models: list[bytes], settings: MeasurementSettings
+    ) -> list[MeasurementResult | Exception]:
+        """A result, or the error that prevented it, per model."""
 
     def facts(self) -> dict[str, object]: ...
 
@@ -58,8 +61,11 @@ class OnnxRuntimeBackend:
         self.provider = provider
         self.quiet = QuietCheck()  # learns this machine's usual speed over the agent's life
 
-    def measure(self, model: bytes, settings: MeasurementSettings) -> MeasurementResult:
-        return measure(model, settings, self.provider, self.quiet)
+    def measure_many(
+        self, models: list[bytes], settings: MeasurementSettings
+    ) -> list[MeasurementResult | Exception]:
+        """Interleaved rounds (:func:`latency.bench.measure_many`)."""
+        return measure_many(models, settings, self.provider, self.quiet)
 
     def facts(self) -> dict[str, object]:
         return {
@@ -129,6 +135,21 @@ class AdbBackend:
             self._cancelled = True
             if self._running is not None:
                 self._running.kill()
+
+    def measure_many(
+        self, models: list[bytes], settings: MeasurementSettings
+    ) -> list[MeasurementResult | Exception]:
+        """One after the other: the phone's benchmark program times one model per call.
+        A cancelled measurement cancels the rest."""
+        outcomes: list[MeasurementResult | Exception] = []
+        for model in models:
+            try:
+                outcomes.append(self.measure(model, settings))
+            except MeasurementCancelled:
+                raise
+            except Exception as exc:  # this model's failure, not the batch's
+                outcomes.append(exc)
+        return outcomes
 
     def measure(self, model: bytes, settings: MeasurementSettings) -> MeasurementResult:
         with tempfile.TemporaryDirectory() as folder:

@@ -14,11 +14,13 @@ device's own measurements, so the same code serves a phone, a Xeon or a GPU with
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
 from sklearn.ensemble import HistGradientBoostingRegressor
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import HuberRegressor, RidgeCV
 from sklearn.model_selection import KFold
 from sklearn.pipeline import Pipeline, make_pipeline
@@ -109,7 +111,9 @@ class _RelativeHuber:
 
     def fit(self, x: np.ndarray, ms: np.ndarray) -> _RelativeHuber:
         rows = self._design(self.scaler.fit_transform(x)) / ms[:, None]
-        self.huber.fit(rows, np.ones(len(ms)))
+        with warnings.catch_warnings():  # an unconverged fit is still judged by cross-validation
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            self.huber.fit(rows, np.ones(len(ms)))
         return self
 
     def predict(self, x: np.ndarray) -> np.ndarray:

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request, Response
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
-from api.deps import in_transaction, require_user
+from api.deps import in_transaction, require_user, settings_of
+from api.routes.latency import export_model
 from api.schemas import (
+    CalibrationQueued,
+    CalibrationRequest,
     DeviceCreate,
     DeviceCreated,
     DeviceOut,
@@ -14,6 +18,7 @@ from api.schemas import (
     MeasurementImported,
     PredictorReport,
 )
+from latency.calibration import calibration_archs
 from latency.device_predictor import (
     import_measurements,
     measured_architectures,
@@ -27,7 +32,10 @@ from latency.devices import (
     register_device,
     rotate_token,
 )
-from latency.tables import Device
+from latency.queue import request_measurement
+from latency.tables import Device, MeasurementTask
+from space import Arch
+from space.presets import search_space
 
 router = APIRouter(prefix="/v1/devices", tags=["devices"], dependencies=[Depends(require_user)])
 
@@ -105,3 +113,40 @@ async def predictor(device_id: int, request: Request) -> PredictorReport:
         )
 
     return await in_transaction(request, work)
+
+
+def _calibration_archs(body: CalibrationRequest) -> list[Arch]:
+    space = search_space(body.space)
+    if body.resolution is not None:
+        space = space.with_task(
+            resolution=body.resolution, in_channels=space.in_channels, num_classes=space.num_classes
+        )
+    return calibration_archs(space, body.count, body.seed)
+
+
+@router.post("/{device_id}/calibrate", status_code=202, response_model=CalibrationQueued)
+async def calibrate(
+    device_id: int, body: CalibrationRequest, request: Request
+) -> CalibrationQueued:
+    """Queue measurements of architectures spread over a space, so that the device's predictor
+    prices every kind of operator before a search relies on it."""
+    archs = await run_in_threadpool(_calibration_archs, body)
+    max_attempts = settings_of(request).max_task_attempts
+
+    def work(session: Session) -> CalibrationQueued:
+        device = get_device(session, device_id)
+        found = [
+            request_measurement(
+                session, device, arch, body.settings, export=export_model, max_attempts=max_attempts
+            )
+            for arch in archs
+        ]
+        session.flush()
+        tasks = [item.id for item in found if isinstance(item, MeasurementTask)]
+        return CalibrationQueued(
+            architectures=len(archs), already_measured=len(archs) - len(tasks), task_ids=tasks
+        )
+
+    queued = await in_transaction(request, work)
+    request.app.state.signal.notify()
+    return queued

@@ -17,7 +17,7 @@ from space.references import resolve_arch
 router = APIRouter(prefix="/v1/latency", tags=["latency"], dependencies=[Depends(require_user)])
 
 
-def _export(arch):  # type: ignore[no-untyped-def]
+def export_model(arch):  # type: ignore[no-untyped-def]
     from space.export import export_onnx_bytes  # torch loads on the first measurement only
 
     return export_onnx_bytes(arch)
@@ -68,7 +68,7 @@ async def measure(body: LatencyRequest, request: Request) -> LatencyOut:
             device,
             arch,
             body.settings,
-            export=_export,
+            export=export_model,
             max_attempts=max_attempts,
             fresh=body.fresh,
         )

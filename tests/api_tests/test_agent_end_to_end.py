@@ -32,6 +32,7 @@ from tests.isolation import start_agent
 from tests.server import make_api_key, running_server
 
 ARCH = "r64_w1.0_n10:conv_k3_c16_s2|ir_e6_k3_c24_n2_s2|sh2_k3_c48_s2|head"
+SMALL_ARCH = "r32_w1.0_n10:conv_k3_c8_s2|head"
 CLI = [sys.executable, "-m", "api"]
 FAKE_ADB = Path(__file__).parent.parent / "fixtures" / "fake_adb.py"
 
@@ -180,31 +181,32 @@ def test_sigterm_mid_task_finishes_the_task_then_exits(stack: Stack, tmp_path: P
     assert stack.wait_for(queued["task_id"], 0)["status"] == "done"
 
 
-def test_sigterm_on_a_stuck_task_hands_it_back(stack: Stack, tmp_path: Path) -> None:
+def test_sigterm_on_a_stuck_batch_hands_every_task_back(stack: Stack, tmp_path: Path) -> None:
     token = stack.register("phone", kind="android", runtime="adb")
     started = _fifo(tmp_path / "started")
+    queued = [stack.request(arch, "phone") for arch in (ARCH, SMALL_ARCH)]
     agent = start_agent(
         "--server", stack.base, "--token", token, "--backend", "adb", "--grace", "0",
-        env=_fake_phone(tmp_path, FAKE_ADB_FIFO=str(started)),
+        "--batch", "2", env=_fake_phone(tmp_path, FAKE_ADB_FIFO=str(started)),
     )  # fmt: skip
     try:
-        queued = stack.request(ARCH, "phone")
         adb_pid = int(_read_line(started).split()[1])
         agent.send_signal(signal.SIGTERM)
         output = agent.communicate(timeout=60)[0]
     finally:
         agent.kill()
     assert agent.returncode == 0, output
-    assert "0 measured, 0 failed, 1 handed back" in output
+    assert "0 measured, 0 failed, 2 handed back" in output
     with pytest.raises(ProcessLookupError):  # the stuck adb command was killed and reaped
         os.kill(adb_pid, 0)
-    assert stack.wait_for(queued["task_id"], 0)["status"] == "pending"
+    for task in queued:
+        assert stack.wait_for(task["task_id"], 0)["status"] == "pending"
 
 
 def test_a_broken_model_fails_with_its_error_and_the_agent_keeps_serving(stack: Stack) -> None:
     token = stack.register("laptop")
     broken = stack.request(ARCH, "laptop")
-    fine = stack.request("r32_w1.0_n10:conv_k3_c8_s2|head", "laptop")
+    fine = stack.request(SMALL_ARCH, "laptop")
     _corrupt_model(stack.database_url, broken["arch"])
     agent = start_agent("--server", stack.base, "--token", token, "--max-tasks", "2")
     try:
@@ -215,6 +217,7 @@ def test_a_broken_model_fails_with_its_error_and_the_agent_keeps_serving(stack: 
     assert failed["status"] == "failed" and "INVALID_PROTOBUF" in failed["error"], failed
     assert stack.wait_for(fine["task_id"], 0)["status"] == "done", output
     assert agent.returncode == 0 and "1 measured, 1 failed" in output
+    assert "rounds interleaved" in output  # both leased at once and timed together
 
 
 def test_the_agent_waits_for_the_server_with_backoff(backend: str, tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ import pytest
 
 from latency.measurement_csv import read_latency_csv
 from latency.predictor import LatencyPredictor
+from tests.isolation import start_agent
 from tests.server import Server, edgenas
 
 FBNET_FILE = Path(__file__).parents[1] / "fixtures" / "fbnet_latency_300.csv"
@@ -104,3 +105,43 @@ def test_bad_import_requests_get_422(server: Server) -> None:
         == 404
     )
     assert server.user.get("/v1/devices/999/predictor").status_code == 404
+
+
+def test_calibration_measures_a_spread_of_the_space_for_the_predictor(server: Server) -> None:
+    device_id, device = server.register("laptop")
+    token = device.headers["Authorization"].removeprefix("Bearer ")
+    agent = start_agent("--server", server.url, "--token", token, "--max-tasks", "8")
+    try:
+        done = latency_cli(
+            server, "calibrate", "laptop", "--count", "8", "--resolution", "32", "--wait", "300"
+        )
+        agent_output = agent.communicate(timeout=120)[0]
+    finally:
+        agent.kill()
+    assert done.returncode == 0, done.stderr
+    assert "8 architectures chosen: 8 queued for laptop, 0 already measured" in done.stdout
+    assert "8 measured, 0 failed, 0 still waiting" in done.stdout
+    assert "rounds interleaved" in agent_output  # the agent timed waiting tasks together
+    report = server.user.get(f"/v1/devices/{device_id}/predictor", timeout=300).json()
+    assert report["ready"] and (report["measurements"], report["imported"]) == (8, 0)
+    again = server.user.post(
+        f"/v1/devices/{device_id}/calibrate", json={"count": 8, "resolution": 32}
+    )
+    assert again.status_code == 202
+    assert again.json() == {"architectures": 8, "already_measured": 8, "task_ids": []}
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"space": "nasnet"}, "nasnet"),
+        ({"count": 101}, "count"),
+        ({"resolution": 4}, "resolution"),
+        ({"colour": "red"}, "colour"),
+    ],
+)
+def test_bad_calibration_requests_get_422(server: Server, body: dict, message: str) -> None:
+    device_id, _ = server.register("laptop")
+    response = server.user.post(f"/v1/devices/{device_id}/calibrate", json=body)
+    assert response.status_code == 422 and message in response.text, response.text
+    assert server.user.post("/v1/devices/999/calibrate", json={}).status_code == 404

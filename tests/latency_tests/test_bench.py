@@ -6,7 +6,8 @@ import time
 
 import pytest
 
-from latency.bench import QuietCheck, Timing, measure, time_onnx
+from latency import bench
+from latency.bench import QuietCheck, Timing, measure, measure_many, time_onnx
 from latency.protocol import MeasurementSettings
 from space.export import export_onnx_bytes
 from space.references import reference_arch
@@ -80,6 +81,30 @@ def test_rounds_on_a_busy_machine_are_repeated_until_the_wait_runs_out() -> None
 def test_a_broken_model_raises_instead_of_hanging() -> None:
     with pytest.raises(Exception, match=r"(?i)protobuf|invalid|load"):
         measure(b"not an onnx model", MeasurementSettings())
+
+
+def test_a_batch_is_timed_in_interleaved_rounds_and_a_broken_model_fails_alone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    models = [export_onnx_bytes(reference_arch(n)) for n in ("squeezenet1_1", "shufflenet_v2_x0_5")]
+    timed: list[object] = []  # which session each round timed, in order
+    real_round = bench._quiet_round
+
+    def recording_round(session: object, *args: object) -> tuple[list[float], int]:
+        timed.append(session)
+        return real_round(session, *args)
+
+    monkeypatch.setattr(bench, "_quiet_round", recording_round)
+    settings = MeasurementSettings(runs=4, rounds=3, warmup_runs=1, cv_threshold=10.0)
+    first, broken, second = measure_many([models[0], b"not onnx", models[1]], settings)
+
+    assert isinstance(broken, Exception) and "protobuf" in str(broken).lower()
+    for result in (first, second):
+        assert not isinstance(result, Exception)
+        assert (result.rounds, result.runs) == (3, 12) and result.median_ms > 0
+    assert len(timed) == 6 and len(set(timed)) == 2
+    for round_start in (0, 2, 4):  # every model's round r before any model's round r + 1
+        assert len(set(timed[round_start : round_start + 2])) == 2
 
 
 def test_settings_key_is_canonical_and_settings_are_bounded() -> None:

@@ -1,0 +1,36 @@
+"""A device's first measurements, chosen deliberately: architectures spread over a search space.
+
+A new device's predictor is only as good as what was measured; the first candidates of a
+search are whatever its sampler proposes. Calibrating queues a diverse subset
+(``latency.selection.diverse_subset``) of a pool of samples instead, so that every kind of
+operator is priced before the search starts.
+"""
+
+from __future__ import annotations
+
+import random
+
+from latency.selection import diverse_subset
+from space import Arch
+from space.spaces import SearchSpace
+
+MAX_CALIBRATION = 100  # measurements one request may queue (each is exported to ONNX)
+POOL_PER_PICK = 10  # the diverse subset is chosen from this many samples per pick
+MAX_SAMPLE_TRIES = 20  # samples drawn per pool slot before a small space counts as exhausted
+
+
+def calibration_archs(space: SearchSpace, count: int, seed: int = 0) -> list[Arch]:
+    """Up to ``count`` distinct architectures of ``space`` that cover it (fewer when the space
+    has fewer)."""
+    if not 1 <= count <= MAX_CALIBRATION:
+        raise ValueError(f"count={count}: must be between 1 and {MAX_CALIBRATION}")
+    rng = random.Random(seed)
+    wanted = count * POOL_PER_PICK
+    pool: dict[str, Arch] = {}
+    for _ in range(wanted * MAX_SAMPLE_TRIES):
+        if len(pool) == wanted:
+            break
+        arch = space.decode(space.sample(rng))
+        pool.setdefault(arch.hash, arch)
+    archs = list(pool.values())
+    return [archs[i] for i in diverse_subset(archs, count, seed=seed)]
