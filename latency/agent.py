@@ -102,11 +102,11 @@ class Agent:
         for task in tasks:
             groups.setdefault(json.dumps(task["settings"], sort_keys=True), []).append(task)
         remaining = list(groups.values())
-        while remaining:
-            group = remaining.pop(0)
-            if not self._measure_group(group):
-                self._hand_back([t for g in [group, *remaining] for t in g])
+        while remaining:  # a stop request hands back the groups not yet started
+            if self._stop.is_set() or not self._measure_group(remaining[0]):
+                self._hand_back([task for group in remaining for task in group])
                 return
+            remaining.pop(0)
 
     def _measure_group(self, tasks: list[dict]) -> bool:
         """Measure and report ``tasks``; False when a stop request cancelled the measurement."""

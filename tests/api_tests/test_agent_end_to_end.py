@@ -184,7 +184,10 @@ def test_sigterm_mid_task_finishes_the_task_then_exits(stack: Stack, tmp_path: P
 def test_sigterm_on_a_stuck_batch_hands_every_task_back(stack: Stack, tmp_path: Path) -> None:
     token = stack.register("phone", kind="android", runtime="adb")
     started = _fifo(tmp_path / "started")
-    queued = [stack.request(arch, "phone") for arch in (ARCH, SMALL_ARCH)]
+    queued = [  # two settings: the second group is handed back without being started
+        stack.request(ARCH, "phone"),
+        stack.request(SMALL_ARCH, "phone", settings={"rounds": 1}),
+    ]
     agent = start_agent(
         "--server", stack.base, "--token", token, "--backend", "adb", "--grace", "0",
         "--batch", "2", env=_fake_phone(tmp_path, FAKE_ADB_FIFO=str(started)),
