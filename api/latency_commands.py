@@ -139,6 +139,9 @@ def calibrate(
         "mnasnet"
     ),
     count: Annotated[int, typer.Option(min=1, help="Architectures to measure")] = 30,
+    layers: Annotated[
+        bool, typer.Option(help="Also time every distinct layer of the space alone")
+    ] = True,
     resolution: Annotated[
         int | None, typer.Option(help="Input size of the jobs to come (default: the space's)")
     ] = None,
@@ -148,9 +151,9 @@ def calibrate(
     server: ServerUrl = DEFAULT_SERVER,
     api_key: ApiKey = None,
 ) -> None:
-    """Measure architectures spread over a space, so that the device's predictor prices every
-    kind of operator before a search relies on it."""
-    body = {"space": space, "count": count, "resolution": resolution}
+    """Measure architectures spread over a space, and its layers one by one, so that the
+    device's predictor prices every kind of operator before a search relies on it."""
+    body = {"space": space, "count": count, "resolution": resolution, "layers": layers}
     try:
         with httpx.Client(
             base_url=server.rstrip("/"), headers=headers(api_key), timeout=600
@@ -160,8 +163,9 @@ def calibrate(
                 raise fail(error_message(response))
             queued = response.json()
             typer.echo(
-                f"{queued['architectures']} architectures chosen: {len(queued['task_ids'])} "
-                f"queued for {device}, {queued['already_measured']} already measured"
+                f"{queued['architectures']} architectures and {queued['layers']} layers chosen: "
+                f"{len(queued['task_ids'])} queued for {device}, "
+                f"{queued['already_measured']} already measured"
             )
             if wait <= 0 or not queued["task_ids"]:
                 return
@@ -206,7 +210,8 @@ def predictor_report(
     cv = report["cross_validated"]
     typer.echo(
         f"{device}: {report['measurements']} measured architectures "
-        f"({report['imported']} imported), model {report['model']}\n"
+        f"({report['imported']} imported), {report['layers']} layers timed alone, "
+        f"model {report['model']}\n"
         f"  cross-validated MAPE {100 * cv['mape']:.2f}%, within ±10% {100 * cv['within10']:.1f}%,"
         f" Spearman {cv['spearman']:.3f}, Kendall {cv['kendall']:.3f}"
     )

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from latency.calibration import MAX_CALIBRATION
+from latency.calibration import MAX_CALIBRATION, MAX_CALIBRATION_LAYERS
 from latency.measurement_csv import MAX_IMPORT_BATCH
 from latency.protocol import MeasurementResult, MeasurementSettings
 
@@ -90,6 +90,7 @@ class PredictorReport(BaseModel):
     device: str
     measurements: int = Field(description="architectures the predictor is fitted on")
     imported: int = Field(description="records that came from imported files")
+    layers: int = Field(description="layers timed alone: the device's layer table")
     ready: bool
     message: str | None = None
     model: str | None = Field(None, description="the cross-validation winner")
@@ -104,13 +105,19 @@ class CalibrationRequest(BaseModel):
         None, ge=8, le=1024, description="input size of the job to come (default: the space's)"
     )
     count: int = Field(30, ge=1, le=MAX_CALIBRATION, description="architectures to measure")
+    layers: bool = Field(
+        True,
+        description=f"also time every distinct layer of the space alone, the device's layer "
+        f"table (at most {MAX_CALIBRATION_LAYERS}; mixed at 224x224 has 1,861)",
+    )
     seed: int = Field(0, ge=0, le=2**31 - 1)
     settings: MeasurementSettings = Field(default_factory=MeasurementSettings)
 
 
 class CalibrationQueued(BaseModel):
     architectures: int = Field(description="architectures chosen to cover the space")
-    already_measured: int = Field(description="of those, already measured with these settings")
+    layers: int = Field(description="layer probes of the space (0 unless layers was asked)")
+    already_measured: int = Field(description="of both, already measured with these settings")
     task_ids: list[int] = Field(description="measurement tasks for the rest")
 
 

@@ -3,7 +3,8 @@
 A new device's predictor is only as good as what was measured; the first candidates of a
 search are whatever its sampler proposes. Calibrating queues a diverse subset
 (``latency.selection.diverse_subset``) of a pool of samples instead, so that every kind of
-operator is priced before the search starts.
+operator is priced before the search starts. It also queues every distinct layer of the space
+as a probe (``space.probes``): timed alone, they make the device's layer lookup table.
 """
 
 from __future__ import annotations
@@ -12,11 +13,14 @@ import random
 
 from latency.selection import diverse_subset
 from space import Arch
+from space.probes import space_probes
 from space.spaces import SearchSpace
 
 MAX_CALIBRATION = 100  # measurements one request may queue (each is exported to ONNX)
 POOL_PER_PICK = 10  # the diverse subset is chosen from this many samples per pick
 MAX_SAMPLE_TRIES = 20  # samples drawn per pool slot before a small space counts as exhausted
+# layers one request may queue: mixed at 224x224 has 1,861, timed in ~14 min on a 2-core VM
+MAX_CALIBRATION_LAYERS = 5000
 
 
 def calibration_archs(space: SearchSpace, count: int, seed: int = 0) -> list[Arch]:
@@ -34,3 +38,9 @@ def calibration_archs(space: SearchSpace, count: int, seed: int = 0) -> list[Arc
         pool.setdefault(arch.hash, arch)
     archs = list(pool.values())
     return [archs[i] for i in diverse_subset(archs, count, seed=seed)]
+
+
+def calibration_layers(space: SearchSpace, seed: int = 0) -> list[Arch]:
+    """Every distinct layer of ``space`` as a probe; ``SearchSpaceError`` past
+    ``MAX_CALIBRATION_LAYERS``."""
+    return space_probes(space, MAX_CALIBRATION_LAYERS, seed)

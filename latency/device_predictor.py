@@ -1,8 +1,9 @@
 """Each registered device's predictor, fitted on its measurements and refitted when they change.
 
 A device's measurements are its latency records, agent-measured and imported alike, the newest
-per architecture. A new record refits the device's chosen model at once (a search's every
-measurement recalibrates it); the model is chosen again once the measurements grew by half.
+per architecture; those of layer probes (``space.probes``) make its layer table. A new record
+refits the device's chosen model at once (a search's every measurement recalibrates it); the
+model is chosen again once the measurements or the layer table grew by half.
 A device with few measurements borrows from devices with many (their predictors become
 features, ``latency.predictor``); cross-validation decides whether that helps.
 """
@@ -17,10 +18,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from latency.errors import InvalidRequestError
+from latency.layer_table import LayerTable
 from latency.measurement_csv import MAX_IMPORT_BATCH
-from latency.predictor import MIN_MEASUREMENTS, LatencyPredictor
+from latency.predictor import MIN_MEASUREMENTS, LatencyPredictor, layer_table
 from latency.tables import Device, LatencyRecord, RecordSource, utcnow
 from space import Arch, parse_arch
+from space.probes import PROBE_MARK, is_probe
 
 SOURCE_MIN_MEASUREMENTS = 100  # a device this well measured can teach a new one
 RECHOOSE_GROWTH = 1.5  # the model is chosen again once the measurements grew by half
@@ -35,16 +38,40 @@ def _version(session: Session, device_id: int) -> tuple[int, int]:
     return int(count), int(newest or 0)
 
 
-def measured_architectures(session: Session, device_id: int) -> int:
-    """How many different architectures the device has latencies for."""
+def measured_architectures(session: Session, device_id: int, *, probes: bool = False) -> int:
+    """How many different networks (or, with ``probes``, layer probes) the device has
+    latencies for."""
+    is_probe_record = LatencyRecord.arch.contains(PROBE_MARK, autoescape=True)
     return int(
         session.scalar(
             select(func.count(func.distinct(LatencyRecord.arch_hash))).where(
-                LatencyRecord.device_id == device_id
+                LatencyRecord.device_id == device_id,
+                is_probe_record if probes else ~is_probe_record,
             )
         )
         or 0
     )
+
+
+class _Measurements:
+    """The newest latency of each network measured on a device, and its layer table."""
+
+    def __init__(self, newest: dict[str, tuple[Arch, float]]) -> None:
+        networks = [(arch, ms) for arch, ms in newest.values() if not is_probe(arch)]
+        self.archs = [arch for arch, _ in networks]
+        self.ms = [ms for _, ms in networks]
+        self.layers: LayerTable | None = layer_table(
+            {arch: ms for arch, ms in newest.values() if is_probe(arch)}
+        )
+
+
+def _worth_rechoosing(previous: LatencyPredictor, networks: int, layers: LayerTable | None) -> bool:
+    """Whether the networks or the layer table grew by ``RECHOOSE_GROWTH`` since the model was
+    chosen: then another model may do better."""
+    if networks >= RECHOOSE_GROWTH * previous.chosen_at:
+        return True
+    before = len(previous.layers) if previous.layers is not None else 0
+    return layers is not None and len(layers) >= RECHOOSE_GROWTH * before
 
 
 class DevicePredictors:
@@ -56,18 +83,13 @@ class DevicePredictors:
         self._fitted: dict[tuple[int, bool], tuple[tuple[int, int], LatencyPredictor | None]] = {}
         self._archs: dict[str, Arch] = {}
 
-    def _measurements(self, session: Session, device_id: int) -> tuple[list[Arch], list[float]]:
-        """The newest latency of each architecture measured on the device."""
+    def _measurements(self, session: Session, device_id: int) -> _Measurements:
         rows = session.execute(
             select(LatencyRecord.arch_hash, LatencyRecord.arch, LatencyRecord.median_ms)
             .where(LatencyRecord.device_id == device_id)
             .order_by(LatencyRecord.id)
         )
-        newest: dict[str, tuple[str, float]] = {}
-        for arch_hash, arch, ms in rows:
-            newest[arch_hash] = (arch, ms)
-        archs = [self._arch(h, text) for h, (text, _) in newest.items()]
-        return archs, [ms for _, ms in newest.values()]
+        return _Measurements({h: (self._arch(h, text), ms) for h, text, ms in rows})
 
     def _arch(self, arch_hash: str, text: str) -> Arch:
         if arch_hash not in self._archs:
@@ -83,16 +105,17 @@ class DevicePredictors:
             cached = self._fitted.get((device_id, transfer))
         if cached is not None and cached[0] == version:
             return cached[1]
-        archs, ms = self._measurements(session, device_id)
+        measured = self._measurements(session, device_id)
+        archs, ms, layers = measured.archs, measured.ms, measured.layers
         previous = cached[1] if cached is not None else None
         fitted: LatencyPredictor | None
         if len(ms) < MIN_MEASUREMENTS:
             fitted = None
-        elif previous is not None and len(ms) < RECHOOSE_GROWTH * previous.chosen_at:
-            fitted = previous.recalibrated(archs, ms)  # a search's new measurement: cheap
+        elif previous is not None and not _worth_rechoosing(previous, len(ms), layers):
+            fitted = previous.recalibrated(archs, ms, layers=layers)  # a search's new one: cheap
         else:
             sources = self._sources(session, device_id, len(ms)) if transfer else []
-            fitted = LatencyPredictor.fit(archs, ms, sources=sources)
+            fitted = LatencyPredictor.fit(archs, ms, sources=sources, layers=layers)
         with self._lock:
             self._fitted[(device_id, transfer)] = (version, fitted)
         return fitted
@@ -120,6 +143,7 @@ def predictor_report(
     report: dict[str, Any] = {
         "device": device.name,
         "measurements": measured,
+        "layers": measured_architectures(session, device.id, probes=True),
         "imported": session.scalar(
             select(func.count(LatencyRecord.id)).where(
                 LatencyRecord.device_id == device.id,

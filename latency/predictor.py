@@ -15,7 +15,7 @@ device's own measurements, so the same code serves a phone, a Xeon or a GPU with
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -28,6 +28,7 @@ from sklearn.preprocessing import StandardScaler
 
 from latency.errors import PredictorError
 from latency.features import STATS, ArchFeatures, FeatureLevel, FeatureMap, features_of
+from latency.layer_table import LayerTable
 from latency.metrics import accuracy_report
 from space import Arch
 
@@ -44,16 +45,20 @@ ROBUST_LEVELS = (None, FeatureLevel.KIND, FeatureLevel.ALIGNED)
 class Candidate:
     """One way to model a device, compared with the others by cross-validation."""
 
-    level: FeatureLevel | None  # None: source predictions only
+    level: FeatureLevel | None  # None: source predictions or layer sums only
     transfer: bool = False
+    layers: bool = False  # the device's layer table: summed latencies of the timed layers
     correction: bool = False
     robust: bool = False  # Huber loss instead of squared error
 
     @property
     def name(self) -> str:
-        parts = [self.level.value if self.level else "transfer-only"]
-        if self.transfer and self.level:
+        parts = [self.level.value] if self.level else []
+        if self.layers:
+            parts.append("layers")
+        if self.transfer and (self.level or self.layers):
             parts.append("transfer")
+        parts = parts or ["transfer-only"]
         if self.robust:
             parts.append("robust")
         if self.correction:
@@ -68,20 +73,25 @@ class Prediction:
 
 
 class _Design:
-    """The columns a candidate sees: per-kind sums (``latency.features``) and, when it
-    transfers, the source devices' predictions. Fixed once, from the measured architectures."""
+    """The columns a candidate sees: per-kind sums (``latency.features``), the device's layer
+    table sums and, when it transfers, the source devices' predictions. Fixed once, from the
+    measured architectures."""
 
     def __init__(
         self,
         candidate: Candidate,
         table: Sequence[ArchFeatures],
         sources: Sequence[LatencyPredictor],
+        layers: LayerTable | None,
     ) -> None:
         self.features = FeatureMap(candidate.level, table) if candidate.level else None
         self.sources = list(sources) if candidate.transfer else []
+        self.layers = layers if candidate.layers else None
 
     def matrix(self, archs: Sequence[Arch], table: Sequence[ArchFeatures]) -> np.ndarray:
         blocks = [] if self.features is None else [self.features.matrix(table)]
+        if self.layers is not None:
+            blocks.append(self.layers.columns(archs))
         blocks += [source.predict(archs).mean_ms[:, None] for source in self.sources]
         return np.hstack(blocks)
 
@@ -176,9 +186,11 @@ def _cross_validate(
     return _Trial(candidate, design, x, totals, models, out_of_fold)
 
 
-def _linear_candidates(has_sources: bool) -> list[Candidate]:
+def _linear_candidates(has_sources: bool, has_layers: bool) -> list[Candidate]:
     """Simplest first (fewest coefficients), so that a tie goes to the simpler model."""
     out = [Candidate(None, transfer=True)] if has_sources else []
+    if has_layers:
+        out += [Candidate(None, layers=True), Candidate(FeatureLevel.KIND, layers=True)]
     out += [Candidate(level) for level in FeatureLevel]
     if has_sources:
         out.append(Candidate(FeatureLevel.KIND, transfer=True))
@@ -199,8 +211,15 @@ def _folds(n: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
 class LatencyPredictor:
     """Fit with ``LatencyPredictor.fit``; ``report`` holds the cross-validated accuracy."""
 
-    def __init__(self, trial: _Trial, y: np.ndarray, chosen_at: int | None = None) -> None:
+    def __init__(
+        self,
+        trial: _Trial,
+        y: np.ndarray,
+        chosen_at: int | None = None,
+        layers: LayerTable | None = None,
+    ) -> None:
         self._candidate = trial.candidate
+        self.layers = layers  # the layer table it was fitted with, used or not
         self._design = trial.design
         # every measurement: the prediction
         self._full = _Model(trial.candidate, trial.x, trial.totals, y)
@@ -218,36 +237,45 @@ class LatencyPredictor:
         ms: Sequence[float],
         *,
         sources: Sequence[LatencyPredictor] = (),
+        layers: LayerTable | None = None,
         seed: int = 0,
     ) -> LatencyPredictor:
-        """Choose and fit the best-validated model of ``archs`` -> ``ms`` (milliseconds)."""
+        """Choose and fit the best-validated model of ``archs`` -> ``ms`` (milliseconds),
+        with the device's layer table when it has one."""
         y = _checked(archs, ms)
         folds = _folds(len(y), seed)
         table = [features_of(arch) for arch in archs]
         tried = []
-        for candidate in _linear_candidates(bool(sources)):
-            design = _Design(candidate, table, sources)
+        for candidate in _linear_candidates(bool(sources), layers is not None):
+            design = _Design(candidate, table, sources, layers)
             x = design.matrix(archs, table)
             tried.append(_cross_validate(candidate, design, x, y, folds))
         if len(y) >= CORRECTION_MIN_MEASUREMENTS:
             linear = _best(tried, y)
             corrected = replace(linear.candidate, correction=True)
             tried.append(_cross_validate(corrected, linear.design, linear.x, y, folds))
-        return cls(_best(tried, y), y)
+        return cls(_best(tried, y), y, layers=layers)
 
     def recalibrated(
-        self, archs: Sequence[Arch], ms: Sequence[float], *, seed: int = 0
+        self,
+        archs: Sequence[Arch],
+        ms: Sequence[float],
+        *,
+        layers: LayerTable | None = None,
+        seed: int = 0,
     ) -> LatencyPredictor:
-        """The same kind of model refitted on new measurements, without choosing again: cheap
-        enough to run after every measurement of a search."""
+        """The same kind of model refitted on new measurements (and a grown layer table),
+        without choosing again: cheap enough to run after every measurement of a search."""
         y = _checked(archs, ms)
         table = [features_of(arch) for arch in archs]
-        design = _Design(self._candidate, table, self._design.sources)
+        layers = layers or self.layers
+        design = _Design(self._candidate, table, self._design.sources, layers)
         x = design.matrix(archs, table)
         return LatencyPredictor(
             _cross_validate(self._candidate, design, x, y, _folds(len(y), seed)),
             y,
             chosen_at=self.chosen_at,
+            layers=layers,
         )
 
     @property
@@ -278,3 +306,18 @@ def _checked(archs: Sequence[Arch], ms: Sequence[float]) -> np.ndarray:
     if not np.all(np.isfinite(y)) or np.any(y <= 0):
         raise PredictorError("latencies must be positive, finite milliseconds")
     return y
+
+
+def layer_table(timings: Mapping[Arch, float]) -> LayerTable | None:
+    """The device's layer table (None with too few probes to estimate a missing one from): a
+    layer it lacks is estimated by a predictor fitted on the probes, on first need."""
+    if len(timings) < MIN_MEASUREMENTS:
+        return None
+    fitted: list[LatencyPredictor] = []
+
+    def estimate(probes: Sequence[Arch]) -> np.ndarray:
+        if not fitted:
+            fitted.append(LatencyPredictor.fit(list(timings), list(timings.values())))
+        return fitted[0].predict(probes).mean_ms
+
+    return LayerTable(timings, estimate)

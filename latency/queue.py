@@ -9,7 +9,7 @@ SQLite and PostgreSQL alike; PostgreSQL also skips rows other transactions hold.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -31,6 +31,7 @@ from space import Arch
 
 OPEN_STATES = (TaskState.PENDING, TaskState.LEASED)
 MAX_ERROR_CHARS = 4000
+KEYS_PER_QUERY = 500  # bound parameters per IN list (SQLite allows 32,766)
 
 Exporter = Callable[[Arch], bytes]
 
@@ -79,6 +80,22 @@ def _ensure_model(session: Session, arch: Arch, key: str, export: Exporter) -> N
             pass
 
 
+def unexported(session: Session, archs: Sequence[Arch]) -> list[Arch]:
+    """The architectures whose ONNX model is not stored yet: a caller queueing many exports
+    them before its transaction rather than inside it."""
+    keys = {arch.hash: model_key(arch, _input_shape(arch)) for arch in archs}
+    stored: set[str] = set()
+    values = list(keys.values())
+    for first in range(0, len(values), KEYS_PER_QUERY):
+        chunk = values[first : first + KEYS_PER_QUERY]
+        stored.update(session.scalars(select(OnnxModel.key).where(OnnxModel.key.in_(chunk))))
+    return [arch for arch in archs if keys[arch.hash] not in stored]
+
+
+def _input_shape(arch: Arch) -> tuple[int, int, int, int]:
+    return (1, arch.in_channels, arch.resolution, arch.resolution)
+
+
 def request_measurement(
     session: Session,
     device: Device,
@@ -97,7 +114,7 @@ def request_measurement(
     task = _open_task(session, device, arch.hash, settings)
     if task is not None:
         return task
-    shape = [1, arch.in_channels, arch.resolution, arch.resolution]
+    shape = list(_input_shape(arch))
     key = model_key(arch, tuple(shape))
     _ensure_model(session, arch, key, export)
     task = MeasurementTask(

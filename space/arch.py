@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from space.blocks import Block, Head, MaxPool, check_number
+from space.blocks import MAX_CHANNELS, Block, Head, MaxPool, check_number
 from space.errors import ArchError
 from space.grammar import decode_block, encode_block, format_number
 
@@ -49,7 +49,7 @@ class Arch:
 
         check_number("r", self.resolution, 1, 4096)
         check_number("w", float(self.width), 0.05, 4.0)
-        check_number("i", self.in_channels, 1, 64)
+        check_number("i", self.in_channels, 1, MAX_CHANNELS)  # a probe takes a feature map
         check_number("n", self.num_classes, 1, 100_000)
         object.__setattr__(self, "width", float(self.width))
         if not self.layers:

@@ -18,7 +18,7 @@ from api.schemas import (
     MeasurementImported,
     PredictorReport,
 )
-from latency.calibration import calibration_archs
+from latency.calibration import calibration_archs, calibration_layers
 from latency.device_predictor import (
     import_measurements,
     measured_architectures,
@@ -32,7 +32,7 @@ from latency.devices import (
     register_device,
     rotate_token,
 )
-from latency.queue import request_measurement
+from latency.queue import request_measurement, unexported
 from latency.tables import Device, MeasurementTask
 from space import Arch
 from space.presets import search_space
@@ -115,36 +115,53 @@ async def predictor(device_id: int, request: Request) -> PredictorReport:
     return await in_transaction(request, work)
 
 
-def _calibration_archs(body: CalibrationRequest) -> list[Arch]:
+def _calibration_archs(body: CalibrationRequest) -> tuple[list[Arch], list[Arch]]:
+    """The networks spread over the space, and the space's layer probes if asked for."""
     space = search_space(body.space)
     if body.resolution is not None:
         space = space.with_task(
             resolution=body.resolution, in_channels=space.in_channels, num_classes=space.num_classes
         )
-    return calibration_archs(space, body.count, body.seed)
+    probes = calibration_layers(space, body.seed) if body.layers else []
+    return calibration_archs(space, body.count, body.seed), probes
 
 
 @router.post("/{device_id}/calibrate", status_code=202, response_model=CalibrationQueued)
 async def calibrate(
     device_id: int, body: CalibrationRequest, request: Request
 ) -> CalibrationQueued:
-    """Queue measurements of architectures spread over a space, so that the device's predictor
-    prices every kind of operator before a search relies on it."""
-    archs = await run_in_threadpool(_calibration_archs, body)
+    """Queue measurements of architectures spread over a space, and of its layers one by one,
+    so that the device's predictor prices every kind of operator before a search relies on it.
+    Models are exported before the transaction (a space's layers take a minute or two)."""
+    networks, probes = await run_in_threadpool(_calibration_archs, body)
+    archs = networks + probes
+
+    def to_export(session: Session) -> list[Arch]:
+        get_device(session, device_id)  # an unknown device is refused before any export
+        return unexported(session, archs)
+
+    missing = await in_transaction(request, to_export)
+    exported = await run_in_threadpool(lambda: {arch.hash: export_model(arch) for arch in missing})
     max_attempts = settings_of(request).max_task_attempts
+
+    def export(arch: Arch) -> bytes:
+        return exported[arch.hash] if arch.hash in exported else export_model(arch)
 
     def work(session: Session) -> CalibrationQueued:
         device = get_device(session, device_id)
         found = [
             request_measurement(
-                session, device, arch, body.settings, export=export_model, max_attempts=max_attempts
+                session, device, arch, body.settings, export=export, max_attempts=max_attempts
             )
             for arch in archs
         ]
         session.flush()
         tasks = [item.id for item in found if isinstance(item, MeasurementTask)]
         return CalibrationQueued(
-            architectures=len(archs), already_measured=len(archs) - len(tasks), task_ids=tasks
+            architectures=len(networks),
+            layers=len(probes),
+            already_measured=len(archs) - len(tasks),
+            task_ids=tasks,
         )
 
     queued = await in_transaction(request, work)

@@ -107,28 +107,41 @@ def test_bad_import_requests_get_422(server: Server) -> None:
     assert server.user.get("/v1/devices/999/predictor").status_code == 404
 
 
-def test_calibration_measures_a_spread_of_the_space_for_the_predictor(server: Server) -> None:
+def test_calibration_measures_a_spread_of_the_space_and_its_layers(server: Server) -> None:
+    """The shufflenet space at 32x32 has 100 distinct layers: with the 8 networks, 108 probes
+    and networks are queued, timed by a real agent, and the layers make the device's table."""
     device_id, device = server.register("laptop")
     token = device.headers["Authorization"].removeprefix("Bearer ")
-    agent = start_agent("--server", server.url, "--token", token, "--max-tasks", "8")
+    agent = start_agent("--server", server.url, "--token", token, "--max-tasks", "108")
+    calibrate = ["calibrate", "laptop", "--space", "shufflenet", "--count", "8"]
     try:
-        done = latency_cli(
-            server, "calibrate", "laptop", "--count", "8", "--resolution", "32", "--wait", "300"
-        )
+        done = latency_cli(server, *calibrate, "--resolution", "32", "--wait", "600")
         agent_output = agent.communicate(timeout=120)[0]
     finally:
         agent.kill()
     assert done.returncode == 0, done.stderr
-    assert "8 architectures chosen: 8 queued for laptop, 0 already measured" in done.stdout
-    assert "8 measured, 0 failed, 0 still waiting" in done.stdout
+    assert (
+        "8 architectures and 100 layers chosen: 108 queued for laptop, 0 already measured"
+    ) in done.stdout
+    assert "108 measured, 0 failed, 0 still waiting" in done.stdout
     assert "rounds interleaved" in agent_output  # the agent timed waiting tasks together
     report = server.user.get(f"/v1/devices/{device_id}/predictor", timeout=300).json()
     assert report["ready"] and (report["measurements"], report["imported"]) == (8, 0)
+    assert report["layers"] == 100  # probes are the layer table, not training networks
     again = server.user.post(
-        f"/v1/devices/{device_id}/calibrate", json={"count": 8, "resolution": 32}
+        f"/v1/devices/{device_id}/calibrate",
+        json={"space": "shufflenet", "count": 8, "resolution": 32},
     )
     assert again.status_code == 202
-    assert again.json() == {"architectures": 8, "already_measured": 8, "task_ids": []}
+    assert again.json() == {
+        "architectures": 8,
+        "layers": 100,
+        "already_measured": 108,
+        "task_ids": [],
+    }
+    without_layers = {"space": "mnasnet", "count": 3, "resolution": 32, "layers": False}
+    queued = server.user.post(f"/v1/devices/{device_id}/calibrate", json=without_layers).json()
+    assert (queued["architectures"], queued["layers"], len(queued["task_ids"])) == (3, 0, 3)
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,107 @@
+"""The layer lookup table: networks priced from their layers timed alone, and a predictor that
+learns from the device's measured networks how those sums combine."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+
+from latency.layer_table import COLUMNS, LayerTable
+from latency.local import LOCAL, local_latency
+from latency.metrics import accuracy_report
+from latency.predictor import LatencyPredictor, layer_table
+from space import Arch
+from space.presets import search_space
+from space.probes import layer_probes, space_probes
+from space.profiler import profile_arch
+from space.shapes import plan_layers
+
+SPACE = search_space("shufflenet").with_task(resolution=32, in_channels=3, num_classes=10)
+
+
+def _networks(count: int, seed: int) -> list[Arch]:
+    rng, found = random.Random(seed), {}
+    while len(found) < count:
+        arch = SPACE.decode(SPACE.sample(rng))
+        found.setdefault(arch.hash, arch)
+    return list(found.values())
+
+
+def _synthetic_ms(probe: Arch) -> float:
+    """A made-up device: a fixed cost per layer plus one per million multiply-adds, each
+    layer up to 50% slower for its own reasons (which only timing it would tell)."""
+    own = 1 + int(probe.hash[:4], 16) % 50 / 100
+    return (0.01 + profile_arch(probe).macs / 1e6) * own
+
+
+def test_columns_sum_each_kind_of_layer_and_count_the_layers() -> None:
+    arch = _networks(1, seed=1)[0]
+    timings = {probe: _synthetic_ms(probe) for probe in layer_probes(arch)}
+    (row,) = LayerTable(timings).columns([arch])
+    kinds = [layer.block.kind for layer in plan_layers(arch)] + ["head"]
+    for kind in set(kinds):
+        expected = sum(ms for k, ms in zip(kinds, timings.values(), strict=True) if k == kind)
+        assert row[COLUMNS.index(f"{kind}_ms")] == pytest.approx(expected)
+    assert row[COLUMNS.index("layers")] == len(kinds)
+    assert row[:-1].sum() == pytest.approx(sum(timings.values()))
+
+
+def test_a_layer_the_table_lacks_is_estimated_or_named_as_missing() -> None:
+    known, unknown = _networks(2, seed=2)
+    probes = space_probes(SPACE, limit=1000)
+    missing = {p.hash for p in layer_probes(unknown)} - {p.hash for p in layer_probes(known)}
+    assert missing  # the two networks differ in at least one layer
+    partial = {p: _synthetic_ms(p) for p in probes if p.hash not in missing}
+    with pytest.raises(KeyError, match=f"{len(missing)} layers are not in the table"):
+        LayerTable(partial).columns([unknown])
+    table = layer_table(partial)
+    assert table is not None and table.covers(known) and not table.covers(unknown)
+    estimated = table.columns([unknown])[0, :-1].sum()
+    exact = sum(_synthetic_ms(p) for p in layer_probes(unknown))
+    assert estimated == pytest.approx(exact, rel=0.1)
+
+
+def test_too_few_layers_make_no_table() -> None:
+    probes = layer_probes(_networks(1, seed=3)[0])[:4]
+    assert layer_table({p: 1.0 for p in probes}) is None
+
+
+def test_the_predictor_learns_how_layer_sums_combine() -> None:
+    """Networks cost 1.2x their layers' sum plus a dispatch cost per layer: the predictor
+    with the table finds that from 20 networks, which per-operator features cannot."""
+    table = {p: _synthetic_ms(p) for p in space_probes(SPACE, limit=1000)}
+    archs = _networks(60, seed=4)
+
+    def network_ms(arch: Arch) -> float:
+        probes = layer_probes(arch)
+        return 1.2 * sum(table[p] for p in probes) + 0.005 * len(probes)
+
+    ms = np.array([network_ms(arch) for arch in archs])
+    with_table = LatencyPredictor.fit(archs[:20], ms[:20], layers=layer_table(table))
+    assert "layers" in with_table.model_name
+    held_out = accuracy_report(ms[20:], with_table.predict(archs[20:]).mean_ms)
+    assert held_out.mape < 0.01, held_out
+    without = LatencyPredictor.fit(archs[:20], ms[:20])
+    assert accuracy_report(ms[20:], without.predict(archs[20:]).mean_ms).mape > 0.02
+    again = with_table.recalibrated(archs[:30], ms[:30])
+    assert again.model_name == with_table.model_name and again.layers is with_table.layers
+
+
+def test_layer_sums_timed_here_track_the_networks_timed_here() -> None:
+    """Real ONNX Runtime timings (small protocol, a machine other tests may share): the
+    summed layer timings rank 16 networks as their own timings do, and the predictor fitted
+    on 10 of them with the table misses the other 6 by far less than guessing would."""
+    probes = space_probes(SPACE, limit=1000)
+    archs = _networks(16, seed=5)
+    latency = local_latency(runs=10, rounds=3, quiet_wait_seconds=0)
+    table = layer_table({probe: latency(probe)[LOCAL] for probe in probes})
+    ms = np.array([latency(arch)[LOCAL] for arch in archs])
+    assert table is not None
+    sums = table.columns(archs)[:, :-1].sum(axis=1)
+    assert accuracy_report(ms, sums).spearman > 0.8
+    predictor = LatencyPredictor.fit(archs[:10], ms[:10], layers=table)
+    held_out = accuracy_report(ms[10:], predictor.predict(archs[10:]).mean_ms)
+    guess = accuracy_report(ms[10:], np.full(6, ms[:10].mean()))
+    assert held_out.mape < guess.mape / 2, (held_out, guess)
