@@ -62,6 +62,7 @@ def test_import_errors_name_the_row_and_import_nothing(server: Server, tmp_path:
         "device": "phone",
         "measurements": 0,
         "imported": 0,
+        "layers": 0,
         "ready": False,
         "message": "the predictor needs at least 5 measured architectures; this device has 0",
         "model": None,

@@ -8,23 +8,26 @@ import random
 import numpy as np
 import pytest
 
+from latency.bench import measure_many
 from latency.layer_table import COLUMNS, LayerTable
-from latency.local import LOCAL, local_latency
 from latency.metrics import accuracy_report
 from latency.predictor import LatencyPredictor, layer_table
+from latency.protocol import MeasurementSettings
 from space import Arch
+from space.export import export_onnx_bytes
 from space.presets import search_space
 from space.probes import layer_probes, space_probes
 from space.profiler import profile_arch
 from space.shapes import plan_layers
+from space.spaces import SearchSpace
 
 SPACE = search_space("shufflenet").with_task(resolution=32, in_channels=3, num_classes=10)
 
 
-def _networks(count: int, seed: int) -> list[Arch]:
+def _networks(count: int, seed: int, space: SearchSpace = SPACE) -> list[Arch]:
     rng, found = random.Random(seed), {}
     while len(found) < count:
-        arch = SPACE.decode(SPACE.sample(rng))
+        arch = space.decode(space.sample(rng))
         found.setdefault(arch.hash, arch)
     return list(found.values())
 
@@ -38,14 +41,14 @@ def _synthetic_ms(probe: Arch) -> float:
 
 def test_columns_sum_each_kind_of_layer_and_count_the_layers() -> None:
     arch = _networks(1, seed=1)[0]
-    timings = {probe: _synthetic_ms(probe) for probe in layer_probes(arch)}
-    (row,) = LayerTable(timings).columns([arch])
+    probes = layer_probes(arch)
+    (row,) = LayerTable({probe: _synthetic_ms(probe) for probe in probes}).columns([arch])
     kinds = [layer.block.kind for layer in plan_layers(arch)] + ["head"]
     for kind in set(kinds):
-        expected = sum(ms for k, ms in zip(kinds, timings.values(), strict=True) if k == kind)
+        expected = sum(_synthetic_ms(p) for k, p in zip(kinds, probes, strict=True) if k == kind)
         assert row[COLUMNS.index(f"{kind}_ms")] == pytest.approx(expected)
     assert row[COLUMNS.index("layers")] == len(kinds)
-    assert row[:-1].sum() == pytest.approx(sum(timings.values()))
+    assert row[:-1].sum() == pytest.approx(sum(_synthetic_ms(p) for p in probes))
 
 
 def test_a_layer_the_table_lacks_is_estimated_or_named_as_missing() -> None:
@@ -90,18 +93,24 @@ def test_the_predictor_learns_how_layer_sums_combine() -> None:
 
 
 def test_layer_sums_timed_here_track_the_networks_timed_here() -> None:
-    """Real ONNX Runtime timings (small protocol, a machine other tests may share): the
-    summed layer timings rank 16 networks as their own timings do, and the predictor fitted
-    on 10 of them with the table misses the other 6 by far less than guessing would."""
-    probes = space_probes(SPACE, limit=1000)
-    archs = _networks(16, seed=5)
-    latency = local_latency(runs=10, rounds=3, quiet_wait_seconds=0)
-    table = layer_table({probe: latency(probe)[LOCAL] for probe in probes})
-    ms = np.array([latency(arch)[LOCAL] for arch in archs])
+    """Real ONNX Runtime timings at 128x128, where networks take milliseconds (small
+    protocol, all models' rounds interleaved, on a machine other tests may share): the
+    summed layer timings rank 24 networks as their own timings do, and the predictor fitted
+    on 16 of them with the table ranks the other 8 and misses them by less than guessing the
+    average would (how much less is ``benchmarks/predictor_local.py``'s question)."""
+    space = search_space("shufflenet").with_task(resolution=128, in_channels=3, num_classes=10)
+    probes = space_probes(space, limit=1000)
+    archs = _networks(24, seed=5, space=space)
+    settings = MeasurementSettings(runs=10, rounds=4, warmup_seconds=0.05, quiet_wait_seconds=0)
+    timed = measure_many([export_onnx_bytes(arch) for arch in [*probes, *archs]], settings)
+    timed_ms = [result.median_ms for result in timed]  # type: ignore[union-attr]
+    table = layer_table(dict(zip(probes, timed_ms, strict=False)))
+    ms = np.array(timed_ms[len(probes) :])
     assert table is not None
     sums = table.columns(archs)[:, :-1].sum(axis=1)
-    assert accuracy_report(ms, sums).spearman > 0.8
-    predictor = LatencyPredictor.fit(archs[:10], ms[:10], layers=table)
-    held_out = accuracy_report(ms[10:], predictor.predict(archs[10:]).mean_ms)
-    guess = accuracy_report(ms[10:], np.full(6, ms[:10].mean()))
-    assert held_out.mape < guess.mape / 2, (held_out, guess)
+    assert accuracy_report(ms, sums).spearman > 0.8, accuracy_report(ms, sums)
+    predictor = LatencyPredictor.fit(archs[:16], ms[:16], layers=table)
+    held_out = accuracy_report(ms[16:], predictor.predict(archs[16:]).mean_ms)
+    guess = accuracy_report(ms[16:], np.full(8, ms[:16].mean()))
+    assert held_out.spearman > 0.7, (held_out, guess)
+    assert held_out.mape < guess.mape, (held_out, guess)
