@@ -54,15 +54,14 @@ def measured_architectures(session: Session, device_id: int, *, probes: bool = F
 
 
 class _Measurements:
-    """The newest latency of each network measured on a device, and its layer table."""
+    """The newest latency of each network measured on a device, and its probes' (the layer
+    table's rows)."""
 
     def __init__(self, newest: dict[str, tuple[Arch, float]]) -> None:
         networks = [(arch, ms) for arch, ms in newest.values() if not is_probe(arch)]
         self.archs = [arch for arch, _ in networks]
         self.ms = [ms for _, ms in networks]
-        self.layers: LayerTable | None = layer_table(
-            {arch: ms for arch, ms in newest.values() if is_probe(arch)}
-        )
+        self.probes = {arch: ms for arch, ms in newest.values() if is_probe(arch)}
 
 
 def _worth_rechoosing(previous: LatencyPredictor, networks: int, layers: LayerTable | None) -> bool:
@@ -82,6 +81,9 @@ class DevicePredictors:
         self._lock = Lock()
         self._fitted: dict[tuple[int, bool], tuple[tuple[int, int], LatencyPredictor | None]] = {}
         self._archs: dict[str, Arch] = {}
+        # per device: its probe timings and the table made of them, kept while they are the
+        # same (a table estimates missing layers with a model fitted on first need)
+        self._tables: dict[int, tuple[frozenset[tuple[str, float]], LayerTable | None]] = {}
 
     def _measurements(self, session: Session, device_id: int) -> _Measurements:
         rows = session.execute(
@@ -90,6 +92,17 @@ class DevicePredictors:
             .order_by(LatencyRecord.id)
         )
         return _Measurements({h: (self._arch(h, text), ms) for h, text, ms in rows})
+
+    def _table(self, device_id: int, probes: dict[Arch, float]) -> LayerTable | None:
+        timings = frozenset((probe.hash, ms) for probe, ms in probes.items())
+        with self._lock:
+            cached = self._tables.get(device_id)
+        if cached is not None and cached[0] == timings:
+            return cached[1]
+        table = layer_table(probes)
+        with self._lock:
+            self._tables[device_id] = (timings, table)
+        return table
 
     def _arch(self, arch_hash: str, text: str) -> Arch:
         if arch_hash not in self._archs:
@@ -106,7 +119,7 @@ class DevicePredictors:
         if cached is not None and cached[0] == version:
             return cached[1]
         measured = self._measurements(session, device_id)
-        archs, ms, layers = measured.archs, measured.ms, measured.layers
+        archs, ms, layers = measured.archs, measured.ms, self._table(device_id, measured.probes)
         previous = cached[1] if cached is not None else None
         fitted: LatencyPredictor | None
         if len(ms) < MIN_MEASUREMENTS:
