@@ -108,9 +108,11 @@ def test_bad_import_requests_get_422(server: Server) -> None:
     assert server.user.get("/v1/devices/999/predictor").status_code == 404
 
 
+@pytest.mark.parametrize("server", ["sqlite"], indirect=True)  # a minute of timing: once
 def test_calibration_measures_a_spread_of_the_space_and_its_layers(server: Server) -> None:
     """The shufflenet space at 32x32 has 100 distinct layers: with the 8 networks, 108 probes
-    and networks are queued, timed by a real agent, and the layers make the device's table."""
+    and networks are queued, timed by a real agent, and the layers make the device's table.
+    (The queue's SQL runs on PostgreSQL in the other calibration and queue tests.)"""
     device_id, device = server.register("laptop")
     token = device.headers["Authorization"].removeprefix("Bearer ")
     agent = start_agent("--server", server.url, "--token", token, "--max-tasks", "108")
@@ -143,6 +145,18 @@ def test_calibration_measures_a_spread_of_the_space_and_its_layers(server: Serve
     without_layers = {"space": "mnasnet", "count": 3, "resolution": 32, "layers": False}
     queued = server.user.post(f"/v1/devices/{device_id}/calibrate", json=without_layers).json()
     assert (queued["architectures"], queued["layers"], len(queued["task_ids"])) == (3, 0, 3)
+
+
+def test_calibrating_twice_before_an_agent_comes_shares_the_open_tasks(server: Server) -> None:
+    device_id, _ = server.register("laptop")
+    body = {"space": "shufflenet", "count": 2, "resolution": 32}
+    first = server.user.post(f"/v1/devices/{device_id}/calibrate", json=body, timeout=120)
+    second = server.user.post(f"/v1/devices/{device_id}/calibrate", json=body, timeout=120)
+    assert first.status_code == second.status_code == 202, first.text
+    queued = first.json()
+    assert (queued["architectures"], queued["layers"], queued["already_measured"]) == (2, 100, 0)
+    assert len(set(queued["task_ids"])) == 102
+    assert second.json() == queued  # nothing exported or queued twice
 
 
 @pytest.mark.parametrize(
