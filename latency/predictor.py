@@ -4,7 +4,9 @@ The model is additive over operators (``latency.features``: count, MACs and traf
 kind of kernel), fitted on relative error with scikit-learn's ridge regression or, robust to
 the odd wild measurement (a device busy for a moment), its Huber regression. What does not
 add up (fusion, cache effects, the head) is left to a gradient-boosted correction on the
-residuals, which is kept only where cross-validation shows that it helps. Few-shot transfer: a
+residuals, which is kept only where cross-validation shows that it helps. A device whose layers
+were timed alone (``latency.layer_table``) also gets candidates that weigh those timings'
+sums per kind of block: on this machine's CPU they are twice as exact. Few-shot transfer: a
 device with few measurements may lean on predictors of devices with many; their predictions
 become features, so the new device only has to learn a scale and a small correction.
 
