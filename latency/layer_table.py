@@ -31,7 +31,6 @@ class LayerTable:
     """Probe hash -> milliseconds on one device."""
 
     def __init__(self, timings: Mapping[Arch, float], estimate: Estimator | None = None) -> None:
-        self.probes = list(timings)
         self._ms = {probe.hash: float(ms) for probe, ms in timings.items()}
         self._estimate = estimate
         self._rows: dict[str, np.ndarray] = {}  # per network hash: cross-validation asks often

@@ -83,17 +83,13 @@ def _ensure_model(session: Session, arch: Arch, key: str, export: Exporter) -> N
 def unexported(session: Session, archs: Sequence[Arch]) -> list[Arch]:
     """The architectures whose ONNX model is not stored yet: a caller queueing many exports
     them before its transaction rather than inside it."""
-    keys = {arch.hash: model_key(arch, _input_shape(arch)) for arch in archs}
+    keys = {arch.hash: model_key(arch, arch.input_shape()) for arch in archs}
     stored: set[str] = set()
     values = list(keys.values())
     for first in range(0, len(values), KEYS_PER_QUERY):
         chunk = values[first : first + KEYS_PER_QUERY]
         stored.update(session.scalars(select(OnnxModel.key).where(OnnxModel.key.in_(chunk))))
     return [arch for arch in archs if keys[arch.hash] not in stored]
-
-
-def _input_shape(arch: Arch) -> tuple[int, int, int, int]:
-    return (1, arch.in_channels, arch.resolution, arch.resolution)
 
 
 def request_measurement(
@@ -114,7 +110,7 @@ def request_measurement(
     task = _open_task(session, device, arch.hash, settings)
     if task is not None:
         return task
-    shape = list(_input_shape(arch))
+    shape = list(arch.input_shape())
     key = model_key(arch, tuple(shape))
     _ensure_model(session, arch, key, export)
     task = MeasurementTask(

@@ -81,6 +81,10 @@ class Arch:
     def __str__(self) -> str:
         return self._canonical
 
+    def input_shape(self, batch: int = 1) -> tuple[int, int, int, int]:
+        """The NCHW shape of its input: what a model is exported and timed with."""
+        return (batch, self.in_channels, self.resolution, self.resolution)
+
     @cached_property
     def hash(self) -> str:
         """Stable content hash (16 hex digits of SHA-256 of the canonical string)."""

@@ -26,10 +26,6 @@ INPUT_NAME = "input"
 OUTPUT_NAME = "logits"
 
 
-def input_shape(arch: Arch, batch: int = 1) -> tuple[int, int, int, int]:
-    return (batch, arch.in_channels, arch.resolution, arch.resolution)
-
-
 def export_onnx_bytes(
     arch: Arch,
     *,
@@ -40,7 +36,7 @@ def export_onnx_bytes(
 ) -> bytes:
     """Serialized, checked ONNX model of ``arch`` (a fresh build from ``seed`` unless given)."""
     model = (model or build_model(arch, seed)).eval()
-    sample = torch.zeros(input_shape(arch, batch))
+    sample = torch.zeros(arch.input_shape(batch))
     buffer = io.BytesIO()
     with warnings.catch_warnings():
         # The TorchScript exporter announces its own deprecation on every call.

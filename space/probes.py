@@ -40,14 +40,14 @@ def _single(block: Block, stride: int) -> Block:
     return replace(block, **changes)
 
 
-def _identity_stem(arch_channels: int, size: int, *rest: Block, head: Head) -> Arch:
+def _identity_stem(channels: int, size: int, *rest: Block, head: Head) -> Arch:
     """A probe whose stem passes its input through (for what cannot be a stem itself)."""
     return Arch(
         resolution=size,
         width=1.0,
-        layers=(Skip(channels=arch_channels, stride=1), *rest),
+        layers=(Skip(channels=channels, stride=1), *rest),
         head=head,
-        in_channels=arch_channels,
+        in_channels=channels,
         num_classes=PROBE_CLASSES,
     )
 

@@ -144,8 +144,8 @@ async def calibrate(
     exported = await run_in_threadpool(lambda: {arch.hash: export_model(arch) for arch in missing})
     max_attempts = settings_of(request).max_task_attempts
 
-    def export(arch: Arch) -> bytes:
-        return exported[arch.hash] if arch.hash in exported else export_model(arch)
+    def export(arch: Arch) -> bytes:  # a model stored meanwhile is not asked for again
+        return exported.get(arch.hash) or export_model(arch)
 
     def work(session: Session) -> CalibrationQueued:
         device = get_device(session, device_id)
