@@ -25,7 +25,7 @@ import numpy as np
 from latency.measurement_csv import read_latency_csv
 from latency.metrics import accuracy_report
 from latency.predictor import LatencyPredictor
-from latency.selection import diverse_subset
+from latency.selection import informative_subset
 
 
 def split_file(path: Path, test_share: float, seed: int) -> tuple[Path, Path]:
@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> dict[str, object]:
     if args.n_train > len(train):
         raise SystemExit(f"--n-train {args.n_train}: the train file has {len(train)} rows")
     if args.pick == "diverse":
-        chosen = diverse_subset(archs, args.n_train, seed=args.seed)
+        chosen = informative_subset(archs, args.n_train, seed=args.seed)
     else:
         chosen = list(np.random.default_rng(args.seed).permutation(len(archs))[: args.n_train])
     started = time.perf_counter()

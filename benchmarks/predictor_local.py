@@ -5,7 +5,7 @@
 
 Samples architectures from the ``mnasnet`` and ``mixed`` spaces (half each). The ``--n-train``
 to measure are chosen before any is measured, as a device's first measurements are: spread over
-a pool of samples (``latency.selection.diverse_subset``). ``--n-test`` others are drawn at
+a pool of samples (``latency.selection.informative_subset``). ``--n-test`` others are drawn at
 random. All are exported to ONNX and timed with the agent's protocol (warm-up, rounds,
 quiet-machine check; ``benchmarks/latency_fidelity.py`` shows it reports what the agent
 reports), ``--batch`` models at a time with their rounds interleaved
@@ -43,7 +43,7 @@ from latency.calibration import calibration_layers
 from latency.metrics import accuracy_report
 from latency.predictor import LatencyPredictor, layer_table
 from latency.protocol import MeasurementSettings
-from latency.selection import diverse_subset
+from latency.selection import informative_subset
 from space import Arch, parse_arch
 from space.export import export_onnx_bytes
 from space.presets import search_space
@@ -116,7 +116,7 @@ def read_measurements(path: Path) -> Measured:
 def network_rows(args: argparse.Namespace) -> list[tuple[str, Arch]]:
     rng, seen = random.Random(args.seed), set[str]()
     pool = sample_archs(args.n_train * POOL_PER_TRAIN, args.resolution, rng, seen)
-    train = [pool[i] for i in diverse_subset(pool, args.n_train, seed=args.seed)]
+    train = [pool[i] for i in informative_subset(pool, args.n_train, seed=args.seed)]
     test = sample_archs(args.n_test, args.resolution, rng, {a.hash for a in train})
     return [("train", a) for a in train] + [("test", a) for a in test]
 

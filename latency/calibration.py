@@ -2,7 +2,7 @@
 
 A new device's predictor is only as good as what was measured; the first candidates of a
 search are whatever its sampler proposes. Calibrating queues a diverse subset
-(``latency.selection.diverse_subset``) of a pool of samples instead, so that every kind of
+(``latency.selection.informative_subset``) of a pool of samples instead, so that every kind of
 operator is priced before the search starts. It also queues every distinct layer of the space
 as a probe (``space.probes``): timed alone, they make the device's layer lookup table.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import random
 
-from latency.selection import diverse_subset
+from latency.selection import informative_subset
 from space import Arch
 from space.probes import space_probes
 from space.spaces import SearchSpace
@@ -37,7 +37,7 @@ def calibration_archs(space: SearchSpace, count: int, seed: int = 0) -> list[Arc
         arch = space.decode(space.sample(rng))
         pool.setdefault(arch.hash, arch)
     archs = list(pool.values())
-    return [archs[i] for i in diverse_subset(archs, count, seed=seed)]
+    return [archs[i] for i in informative_subset(archs, count, seed=seed)]
 
 
 def calibration_layers(space: SearchSpace, seed: int = 0) -> list[Arch]:

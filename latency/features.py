@@ -2,17 +2,21 @@
 
 A runtime executes primitives (convolutions, adds, shuffles, ...) one after another, so a
 network's latency is close to the sum of its primitives' costs, and a primitive's cost is close
-to linear in its work (multiply-adds), its memory traffic and a fixed launch overhead, with
-coefficients that depend on the kind of kernel the runtime picks. Grouping primitives by that
-kind and summing count, MACs and traffic per group turns "a per-layer cost table" into a linear
+to linear in its work (multiply-adds), its memory traffic (feature maps read and written, and
+weights read: on the FBNet Xeons the weights alone cut the error at 100 measurements by a
+third) and a fixed launch overhead, with coefficients that depend on the kind of kernel the
+runtime picks. Grouping primitives by that kind and summing count, MACs, map values and weights
+per group turns "a per-layer cost table" into a linear
 model with a handful of coefficients per group, which few measurements can fit.
 
 How finely to group is a trade between bias and variance, so there are levels (chosen per
 device by cross-validation in ``latency.predictor``):
 
 - ``kind``: convolution flavour (dense, pointwise, grouped, depthwise), kernel and stride;
-- ``aligned``: also whether the channel counts are multiples of the vector width, which decides
-  whether a CPU or phone kernel runs its fast blocked path (worth 2x on Xeons for narrow maps);
+- ``narrow``: also whether the input and output are narrower than two vectors of channels:
+  CPU and phone kernels block channels by the vector width, and a layer that cannot fill two
+  blocks runs a slower path (on the FBNet Xeons a 24-channel block costs more than a
+  72-channel one);
 - ``sized``: also the output map size (cache behaviour).
 """
 
@@ -27,13 +31,13 @@ import numpy as np
 from space import Arch
 from space.profiler import Primitive, primitives
 
-VECTOR_CHANNELS = 16  # AVX-512 float lanes; also a multiple of NEON's 4 and AVX2's 8
-STATS = ("count", "mmacs", "mvalues")
+WIDE_CHANNELS = 32  # two AVX-512 vectors of floats (four of AVX2, eight of NEON)
+STATS = ("count", "mmacs", "mvalues", "mweights")
 
 
 class FeatureLevel(StrEnum):
     KIND = "kind"
-    ALIGNED = "aligned"
+    NARROW = "narrow"
     SIZED = "sized"
     NESTED = "nested"  # all three at once: finer groups learn deviations from coarser ones
 
@@ -47,29 +51,28 @@ def conv_flavour(p: Primitive) -> str:
 
 
 def group_key(p: Primitive, level: FeatureLevel) -> str:
-    """The group a primitive's cost is pooled in, e.g. ``depthwise_k5_s2_a10_m8``."""
+    """The group a primitive's cost is pooled in, e.g. ``depthwise_k5_s2_w10_m8``."""
     kind = conv_flavour(p) if p.op == "conv" else p.op
     stride = max(1, p.in_size // max(1, p.out_size))
     key = f"{kind}_k{p.kernel}_s{stride}"
     if level is not FeatureLevel.KIND:
-        key += f"_a{int(p.in_channels % VECTOR_CHANNELS == 0)}"
-        key += f"{int(p.out_channels % VECTOR_CHANNELS == 0)}"
+        key += f"_w{int(p.in_channels >= WIDE_CHANNELS)}{int(p.out_channels >= WIDE_CHANNELS)}"
     if level is FeatureLevel.SIZED:
         key += f"_m{p.out_size}"
     return key
 
 
 ArchFeatures = dict[FeatureLevel, dict[str, float]]
-BASE_LEVELS = (FeatureLevel.KIND, FeatureLevel.ALIGNED, FeatureLevel.SIZED)
+BASE_LEVELS = (FeatureLevel.KIND, FeatureLevel.NARROW, FeatureLevel.SIZED)
 
 
 @lru_cache(maxsize=1024)
 def features_of(arch: Arch) -> ArchFeatures:
-    """``{level: {group.stat: value}}`` for one architecture (MACs and values in millions),
+    """``{level: {group.stat: value}}`` for one architecture (MACs, values and weights in millions),
     every level from one walk over its primitives; cached, so callers must not change it."""
     out: ArchFeatures = {level: {} for level in BASE_LEVELS}
     for p in primitives(arch):
-        values = (1.0, p.macs / 1e6, p.activation_values / 1e6)
+        values = (1.0, p.macs / 1e6, p.activation_values / 1e6, p.weights / 1e6)
         for level in BASE_LEVELS:
             sums, key = out[level], group_key(p, level)
             for stat, value in zip(STATS, values, strict=True):

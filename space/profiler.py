@@ -83,6 +83,12 @@ class Primitive:
         """Values read and written (input and output maps)."""
         return self.in_channels * self.in_size**2 + self.out_channels * self.out_size**2
 
+    @property
+    def weights(self) -> int:
+        """Weights read: a convolution's MACs per output position; squeeze-excite and linear
+        layers do one MAC per weight; pooling, adds, shuffles and concatenations have none."""
+        return self.macs // self.out_size**2 if self.op == "conv" else self.macs
+
 
 @dataclass
 class _Cost:

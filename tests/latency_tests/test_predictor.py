@@ -10,11 +10,12 @@ import numpy as np
 import pytest
 
 from latency.errors import PredictorError
+from latency.features import FeatureLevel, FeatureMap, features_of
 from latency.local import LOCAL, local_latency
 from latency.measurement_csv import read_latency_csv
 from latency.metrics import accuracy_report
 from latency.predictor import LatencyPredictor
-from latency.selection import diverse_subset
+from latency.selection import informative_subset
 from space.fbnet import fbnet_arch
 from space.presets import search_space
 
@@ -69,18 +70,47 @@ def test_recalibration_keeps_the_model_and_uses_the_new_rows() -> None:
     assert again.measurements == 150
 
 
-def test_diverse_subset_covers_rare_operators_first() -> None:
-    archs, _ = device("gold_6240_ms")
-    chosen = diverse_subset(archs, 10)
+def _pool(space: str, count: int) -> list:
+    chosen, rng = search_space(space), random.Random(0)
+    return list(
+        {a.hash: a for a in (chosen.decode(chosen.sample(rng)) for _ in range(count))}.values()
+    )
+
+
+def test_informative_subset_prices_every_kind_of_operator_in_ten_picks() -> None:
+    archs = _pool("mixed", 400)
+    table = [features_of(arch) for arch in archs]
+    kinds = FeatureMap(FeatureLevel.KIND, table)
+    counts = kinds.matrix(table)[:, np.char.endswith(np.array(kinds.columns), ".count")]
+
+    def kinds_seen(indices: list[int]) -> int:
+        return int((counts[indices].sum(axis=0) > 0).sum())
+
+    chosen = informative_subset(archs, 10)
     assert len(set(chosen)) == 10
+    assert kinds_seen(chosen) == counts.shape[1]
+    # ten consecutive samples (as random as the sampler) often miss a rare kind: 6 of 20 here
+    misses = [
+        kinds_seen(list(range(start, start + 10))) < counts.shape[1] for start in range(0, 200, 10)
+    ]
+    assert sum(misses) >= 3
 
-    # farthest-point picks include networks far from the average, unlike the first ten rows
-    def spread(indices: list[int]) -> float:
-        return float(
-            np.std([str(archs[i]).count("g2") + str(archs[i]).count("skip") for i in indices])
-        )
 
-    assert spread(chosen) > spread(list(range(10)))
+def test_informative_subset_pins_the_model_down_better_than_random_picks() -> None:
+    archs, _ = device("gold_6240_ms")
+    table = [features_of(arch) for arch in archs]
+    points = FeatureMap(FeatureLevel.NARROW, table).matrix(table)
+    points = (points - points.mean(axis=0)) / np.where(
+        points.std(axis=0) > 0, points.std(axis=0), 1
+    )
+
+    def information(indices: list[int]) -> float:  # log det of the picks' ridge design
+        design = points[indices]
+        return float(np.linalg.slogdet(design.T @ design + np.eye(points.shape[1]))[1])
+
+    chosen = information(informative_subset(archs, 40, seed=3))
+    randoms = [information(list(np.random.default_rng(s).permutation(300)[:40])) for s in range(10)]
+    assert chosen > max(randoms)
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 
 from space import Arch, parse_arch
 from space.builder import build_model
-from space.profiler import profile_arch
+from space.profiler import primitives, profile_arch
 from tests.space_tests.strategies import free_archs, space_archs
 
 
@@ -26,6 +26,9 @@ def _check_forward_and_profile(arch: Arch) -> None:
     assert profile.params == _param_count(model)
     assert profile.macs > 0
     assert profile.peak_activation_bytes >= 4 * arch.in_channels * arch.resolution**2
+    # the latency features' weights read: every conv and linear matrix, nothing else
+    matrices = sum(p.numel() for p in model.parameters() if p.dim() > 1)
+    assert sum(p.weights for p in primitives(arch)) == matrices
 
 
 @settings(max_examples=40, deadline=None)
