@@ -38,7 +38,9 @@ MIN_MEASUREMENTS = 5
 MAX_FOLDS = 5
 CORRECTION_MIN_MEASUREMENTS = 200  # a tree model on fewer sums of layers only memorises noise
 ALPHAS = np.logspace(-4, 3, 15)
-HUBER_ALPHA = 0.01  # best of 1e-4..0.1 on the FBNet Xeon columns at 100 measurements
+# per 100 measurements (the penalty grows with the rows, as the loss does): best of 1e-4..0.1 on
+# the FBNet Xeon columns at 100 measurements
+HUBER_ALPHA = 0.01
 # a Huber fit of the finer levels' hundreds of columns is slow to converge and was never better
 ROBUST_LEVELS = (None, FeatureLevel.KIND, FeatureLevel.NARROW)
 
@@ -116,20 +118,23 @@ class _RelativeHuber:
 
     def __init__(self) -> None:
         self.scaler = StandardScaler()
-        self.huber = HuberRegressor(alpha=HUBER_ALPHA, fit_intercept=False, max_iter=2000)
+        self.coef = np.zeros(0)
 
     def _design(self, z: np.ndarray) -> np.ndarray:
         return np.column_stack([z, np.ones(len(z))])  # the last column is the intercept
 
     def fit(self, x: np.ndarray, ms: np.ndarray) -> _RelativeHuber:
         rows = self._design(self.scaler.fit_transform(x)) / ms[:, None]
+        huber = HuberRegressor(
+            alpha=HUBER_ALPHA * len(ms) / 100, fit_intercept=False, max_iter=2000
+        )
         with warnings.catch_warnings():  # an unconverged fit is still judged by cross-validation
             warnings.simplefilter("ignore", ConvergenceWarning)
-            self.huber.fit(rows, np.ones(len(ms)))
+            self.coef = huber.fit(rows, np.ones(len(ms))).coef_
         return self
 
     def predict(self, x: np.ndarray) -> np.ndarray:
-        return self._design(self.scaler.transform(x)) @ self.huber.coef_
+        return self._design(self.scaler.transform(x)) @ self.coef
 
 
 class _Model:
