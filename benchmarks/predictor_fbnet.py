@@ -4,7 +4,7 @@
         --column samsung_a50_ms --n-train 100 [--transfer-columns gold_6240_ms,...] [--seed 0]
 
 Fits the device's predictor on ``--n-train`` rows of the train file (chosen as the service
-chooses what to measure first: spread over the space, ``--pick random`` for comparison), with
+chooses what to measure first: the most informative, ``--pick random`` for comparison), with
 ``--transfer-columns`` each fitted on *every* train row as a source device, then predicts every
 row of the test file and prints one JSON object: ``mape`` and ``within10`` as shares, Spearman
 and Kendall rank correlations. The test file is never seen while fitting.
@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> dict[str, object]:
     archs = [row.arch for row in train]
     if args.n_train > len(train):
         raise SystemExit(f"--n-train {args.n_train}: the train file has {len(train)} rows")
-    if args.pick == "diverse":
+    if args.pick == "informative":
         chosen = informative_subset(archs, args.n_train, seed=args.seed)
     else:
         chosen = list(np.random.default_rng(args.seed).permutation(len(archs))[: args.n_train])
@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> None:
         help="comma-separated source device columns, fitted on every train row",
     )
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--pick", choices=("diverse", "random"), default="diverse")
+    parser.add_argument("--pick", choices=("informative", "random"), default="informative")
     parser.add_argument("--split", type=Path, help="write FILE_train.csv and FILE_test.csv")
     parser.add_argument("--test-share", type=float, default=0.2)
     args = parser.parse_args(argv)

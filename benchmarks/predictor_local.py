@@ -4,11 +4,11 @@
         [--runs 20] [--rounds 8] [--batch 40] [--seed 0] [--reuse]
 
 Samples architectures from the ``mnasnet`` and ``mixed`` spaces (half each). The ``--n-train``
-to measure are chosen before any is measured, as a device's first measurements are: spread over
-a pool of samples (``latency.selection.informative_subset``). ``--n-test`` others are drawn at
-random. All are exported to ONNX and timed with the agent's protocol (warm-up, rounds,
-quiet-machine check; ``benchmarks/latency_fidelity.py`` shows it reports what the agent
-reports), ``--batch`` models at a time with their rounds interleaved
+to measure are chosen before any is measured, as a device's first measurements are: the most
+informative of a pool of samples (``latency.selection.informative_subset``). ``--n-test``
+others are drawn at random. All are exported to ONNX and timed with the agent's protocol
+(warm-up, rounds, quiet-machine check; ``benchmarks/latency_fidelity.py`` shows it reports
+what the agent reports), ``--batch`` models at a time with their rounds interleaved
 (``latency.bench.measure_many``), in one shuffled order so that a slow spell hits train and
 test alike. The device's layer table is timed the same way: every distinct layer of both
 spaces as a one-layer probe (``space.probes``), found without looking at the test rows. The
@@ -50,7 +50,7 @@ from space.presets import search_space
 from space.spaces import SearchSpace
 
 SPACES = ("mnasnet", "mixed")
-POOL_PER_TRAIN = 10  # the diverse train set is chosen from this many samples per slot
+POOL_PER_TRAIN = 10  # the train set is chosen from this many samples per slot
 TARGET_WITHIN10 = 0.95
 MEASUREMENTS = RESULTS / "local_latency.csv"
 LAYERS = RESULTS / "local_layers.csv"

@@ -1,7 +1,7 @@
 """A device's first measurements, chosen deliberately: architectures spread over a search space.
 
 A new device's predictor is only as good as what was measured; the first candidates of a
-search are whatever its sampler proposes. Calibrating queues a diverse subset
+search are whatever its sampler proposes. Calibrating queues the most informative subset
 (``latency.selection.informative_subset``) of a pool of samples instead, so that every kind of
 operator is priced before the search starts. It also queues every distinct layer of the space
 as a probe (``space.probes``): timed alone, they make the device's layer lookup table.
@@ -17,7 +17,7 @@ from space.probes import space_probes
 from space.spaces import SearchSpace
 
 MAX_CALIBRATION = 100  # measurements one request may queue (each is exported to ONNX)
-POOL_PER_PICK = 10  # the diverse subset is chosen from this many samples per pick
+POOL_PER_PICK = 10  # the subset is chosen from this many samples per pick
 MAX_SAMPLE_TRIES = 20  # samples drawn per pool slot before a small space counts as exhausted
 # layers one request may queue: mixed at 224x224 has 1,861, timed in ~14 min on a 2-core VM
 MAX_CALIBRATION_LAYERS = 5000
