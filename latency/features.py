@@ -4,10 +4,10 @@ A runtime executes primitives (convolutions, adds, shuffles, ...) one after anot
 network's latency is close to the sum of its primitives' costs, and a primitive's cost is close
 to linear in its work (multiply-adds), its memory traffic (feature maps read and written, and
 weights read: on the FBNet gold Xeon they took the coarsest level from 3.8% to 2.6% error at
-100 measurements) and a fixed launch overhead, with coefficients that depend on the kind of kernel the
-runtime picks. Grouping primitives by that kind and summing count, MACs, map values and weights
-per group turns "a per-layer cost table" into a linear
-model with a handful of coefficients per group, which few measurements can fit.
+100 measurements) and a fixed launch overhead, with coefficients that depend on the kind of
+kernel the runtime picks. Grouping primitives by that kind and summing count, MACs, map values
+and weights per group turns "a per-layer cost table" into a linear model with a handful of
+coefficients per group, which few measurements can fit.
 
 How finely to group is a trade between bias and variance, so there are levels (chosen per
 device by cross-validation in ``latency.predictor``):
