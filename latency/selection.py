@@ -35,13 +35,16 @@ def informative_subset(archs: Sequence[Arch], k: int, *, seed: int = 0) -> list[
         return []
     points = _standardized(archs)
     inverse = np.eye(points.shape[1]) / PRIOR  # (X'X + PRIOR*I)^-1 of the picks so far
+    leverage = np.einsum("ij,ij->i", points, points) / PRIOR  # x' inverse x, row by row
     pick = int(np.random.default_rng(seed).integers(len(archs)))
     chosen: list[int] = []
     for _ in range(min(k, len(archs))):
         chosen.append(pick)
-        projected = inverse @ points[pick]  # Sherman-Morrison: one row added
-        inverse -= np.outer(projected, projected) / (1.0 + points[pick] @ projected)
-        leverage = np.einsum("ij,jk,ik->i", points, inverse, points)
+        # Sherman-Morrison: one row added updates the inverse and every leverage in O(n d)
+        projected = inverse @ points[pick]
+        scale = 1.0 + points[pick] @ projected
+        inverse -= np.outer(projected, projected) / scale
+        leverage -= (points @ projected) ** 2 / scale
         leverage[chosen] = -np.inf  # never chosen twice, even among identical networks
         pick = int(np.argmax(leverage))
     return chosen
