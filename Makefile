@@ -21,7 +21,8 @@ test: install
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
-	$(BIN)/python -m pytest -n 2
+	$(BIN)/python -m pytest -n 2 -m "not timing"
+	$(BIN)/python -m pytest -m timing  # alone: another test on the 2 cores would skew them
 
 bench: install
 	$(BIN)/python benchmarks/reference_networks.py

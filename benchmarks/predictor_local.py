@@ -8,17 +8,18 @@ to measure are chosen before any is measured, as a device's first measurements a
 informative of a pool of samples (``latency.selection.informative_subset``). ``--n-test``
 others are drawn at random. All are exported to ONNX and timed with the agent's protocol
 (warm-up, rounds, quiet-machine check; ``benchmarks/latency_fidelity.py`` shows it reports
-what the agent reports), ``--batch`` models at a time with their rounds interleaved
-(``latency.bench.measure_many``), in one shuffled order so that a slow spell hits train and
-test alike. The device's layer table is timed the same way: every distinct layer of both
-spaces as a one-layer probe (``space.probes``), found without looking at the test rows. The
-predictor is fitted on the train rows (and the layer table) only and scored on the test rows,
-once without the layer table and once with it. Target (issue 6): at least 95% within ±10%.
+what the agent reports). The device's layer table is every distinct layer of both spaces as a
+one-layer probe (``space.probes``), found without looking at the test rows. Networks and
+probes are timed in one shuffled order, ``--batch`` models at a time with their rounds
+interleaved (``latency.bench.measure_many``), so that a slow spell of the machine hits train,
+test and table alike. The predictor is fitted on the train rows (and the layer table) only and
+scored on the test rows, once without the layer table and once with it. Target (issue 6): at
+least 95% within ±10%.
 
 The measurements are kept in ``benchmarks/results/local_latency.csv`` and
 ``local_layers.csv`` (the import format, ``edgenas latency import`` reads them, with a
-``split`` column); ``--reuse`` refits from them, timing only what is not kept yet. Prints a
-table, writes ``benchmarks/results/predictor_local.json``, exits 1 when the target is missed.
+``split`` column); ``--reuse`` refits from them instead of timing. Prints a table, writes
+``benchmarks/results/predictor_local.json``, exits 1 when the target is missed.
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ import io
 import random
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -130,17 +130,18 @@ def probe_rows(args: argparse.Namespace) -> list[tuple[str, Arch]]:
     return [("probe", probe) for probe in probes.values()]
 
 
-def kept_or_timed(
-    path: Path, rows: Callable[[], list[tuple[str, Arch]]], args: argparse.Namespace
-) -> tuple[Measured, float | None]:
-    """The measurements kept in ``path`` (with ``--reuse``) or new ones, and seconds spent."""
-    if args.reuse and path.exists():
-        return read_measurements(path), None
+def kept_or_timed(args: argparse.Namespace) -> tuple[Measured, Measured, float | None]:
+    """Networks and probes: kept ones (with ``--reuse``) or new ones, and seconds spent."""
+    if args.reuse and MEASUREMENTS.exists() and LAYERS.exists():
+        return read_measurements(MEASUREMENTS), read_measurements(LAYERS), None
     started = time.monotonic()
     settings = MeasurementSettings(runs=args.runs, rounds=args.rounds)
-    measured = measure_all(rows(), settings, args.batch, args.seed)
-    write_measurements(path, measured)
-    return measured, round(time.monotonic() - started, 1)
+    measured = measure_all(network_rows(args) + probe_rows(args), settings, args.batch, args.seed)
+    networks = [row for row in measured if row[0] != "probe"]
+    probes = [row for row in measured if row[0] == "probe"]
+    write_measurements(MEASUREMENTS, networks)
+    write_measurements(LAYERS, probes)
+    return networks, probes, round(time.monotonic() - started, 1)
 
 
 def scored(
@@ -163,8 +164,7 @@ def scored(
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    measured, measure_seconds = kept_or_timed(MEASUREMENTS, lambda: network_rows(args), args)
-    probes, probe_seconds = kept_or_timed(LAYERS, lambda: probe_rows(args), args)
+    measured, probes, measure_seconds = kept_or_timed(args)
     train = [(arch, ms) for split, arch, ms in measured if split == "train"]
     test = [(arch, ms) for split, arch, ms in measured if split == "test"]
     without = scored(train, test, seed=args.seed)
@@ -182,7 +182,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "test_ms_range": [min(ms for _, ms in test), max(ms for _, ms in test)],
         "layers": len(probes),
         "measure_seconds": measure_seconds,
-        "layer_measure_seconds": probe_seconds,
         **result,
         "without_layer_table": without,
         "target_within10": TARGET_WITHIN10,
