@@ -155,18 +155,19 @@ def kept_or_timed(args: argparse.Namespace) -> tuple[Measured, Measured, float |
     probes: list[Measured] = []
     if args.reuse and MEASUREMENTS.exists() and LAYERS.exists():
         networks, probes = read_measurements(MEASUREMENTS), read_measurements(LAYERS)
-    started, spent = time.monotonic(), False
+    kept, started = len(networks), time.monotonic()
     settings = MeasurementSettings(runs=args.runs, rounds=args.rounds)
-    while len(networks) < args.passes:
-        rows = [row[:2] for row in networks[0] + probes[0]] if networks else None
-        rows = rows or network_rows(args) + probe_rows(args)
-        measured = measure_all(rows, settings, args.batch, args.seed + len(networks))
+    for number in range(kept, args.passes):
+        if networks:  # the same rows as the kept passes, in a new order
+            rows = [row[:2] for row in networks[0] + probes[0]]
+        else:
+            rows = network_rows(args) + probe_rows(args)
+        measured = measure_all(rows, settings, args.batch, args.seed + number)
         networks.append([row for row in measured if row[0] != "probe"])
         probes.append([row for row in measured if row[0] == "probe"])
         write_measurements(MEASUREMENTS, networks)
         write_measurements(LAYERS, probes)
-        spent = True
-    seconds = round(time.monotonic() - started, 1) if spent else None
+    seconds = round(time.monotonic() - started, 1) if args.passes > kept else None
     return pooled(networks[: args.passes]), pooled(probes[: args.passes]), seconds
 
 
