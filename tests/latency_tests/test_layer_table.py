@@ -95,7 +95,7 @@ def test_the_predictor_learns_how_layer_sums_combine() -> None:
 @pytest.mark.timing
 def test_layer_sums_timed_here_track_the_networks_timed_here() -> None:
     """Real ONNX Runtime timings at 128x128, where networks take milliseconds (small
-    protocol, all models' rounds interleaved, on a machine other tests may share): the
+    protocol, all models' rounds interleaved; marked ``timing``, so it runs alone): the
     summed layer timings rank 24 networks as their own timings do, and the predictor fitted
     on 16 of them with the table ranks the other 8 and misses them by less than guessing the
     average would (how much less is ``benchmarks/predictor_local.py``'s question). The 24
