@@ -54,10 +54,11 @@ def run(
     from api.progress_bar import search_progress
     from latency.local import local_latency
     from search.data import DataError, load_dataset
-    from search.engine import SearchSettings, create_study, run_trial
+    from search.engine import run_trial
     from search.objectives import MnasReward
     from search.results import summary, write_results
     from search.screening import ZeroCostScreen
+    from search.study import SearchSettings, create_study
     from search.train import ProxySettings
     from space.presets import search_space
 

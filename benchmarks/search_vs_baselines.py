@@ -25,8 +25,9 @@ from rich.table import Table
 
 from latency.local import LOCAL, local_latency
 from search.early_stop import Curve, replay
-from search.engine import SearchSettings, create_study, run_search
+from search.engine import run_search
 from search.results import front_of
+from search.study import SearchSettings, create_study
 from search.train import ProxySettings, evaluate_arch
 from space import Arch
 from space.references import reference_arch

@@ -25,10 +25,11 @@ from rich.console import Console
 from rich.table import Table
 
 from latency.local import LOCAL, local_latency
-from search.engine import SearchSettings, create_study, run_search
+from search.engine import run_search
 from search.objectives import MnasReward
 from search.pareto import hypervolume_over_time, reference_point
 from search.strategies import STRATEGIES
+from search.study import SearchSettings, create_study
 from search.train import ProxySettings
 from space.references import reference_arch
 

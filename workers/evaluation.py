@@ -18,8 +18,9 @@ from sqlalchemy.orm import sessionmaker
 
 from latency.database import create_db_engine
 from latency.device_predictor import DevicePredictors
-from search.engine import Candidate, Outcome, evaluate_candidate, load_study
+from search.engine import Candidate, Outcome, evaluate_candidate
 from search.latency_source import LatencySource, MeasuredLatency
+from search.study import load_study
 from workers.predicted_latency import PredictedLatency
 from workers.queued_latency import QueuedLatency
 from workers.spec import JobSpec, ResolvedJob, resolve

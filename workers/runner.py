@@ -28,8 +28,9 @@ import ray
 from optuna.trial import TrialState
 from sqlalchemy.orm import Session, sessionmaker
 
-from search.engine import Candidate, TrialRecord, conclude, create_study, propose
+from search.engine import Candidate, TrialRecord, conclude, propose
 from search.pareto import hypervolume, pareto_front, reference_point
+from search.study import create_study
 from workers.evaluation import evaluate_in_worker
 from workers.jobs import claim_job, finish_job, record_progress, release_job, renew_lease
 from workers.spec import JobSpec, SpecError, resolve

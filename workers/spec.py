@@ -19,10 +19,10 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from latency.errors import InvalidRequestError
 from latency.protocol import MeasurementSettings
 from search.data import DataError, ImageDataset, load_dataset
-from search.engine import Constraints, SearchSettings
 from search.objectives import PRESETS, MnasReward
 from search.screening import ZeroCostScreen
 from search.strategies import make_sampler
+from search.study import Constraints, SearchSettings
 from search.train import ProxySettings
 from space.errors import SpaceError
 from space.presets import search_space

@@ -10,18 +10,11 @@ import pytest
 
 from latency.bench import time_onnx
 from search.data import load_dataset
-from search.engine import (
-    Candidate,
-    Constraints,
-    SearchSettings,
-    _stopper,
-    create_study,
-    propose,
-    run_search,
-)
+from search.engine import Candidate, _stopper, propose, run_search
 from search.objectives import MnasReward
 from search.pareto import dominates
 from search.screening import ZeroCostScreen
+from search.study import Constraints, SearchSettings, create_study
 from search.train import ProxySettings
 from space import Arch
 from space.export import export_onnx_bytes
