@@ -25,7 +25,7 @@ from common import write_json
 from rich.console import Console
 from rich.table import Table
 
-from api.demo_commands import DEMO_SPEC, local_service
+from api.cli.demo_commands import DEMO_SPEC, local_service
 from search.pareto import hypervolume, reference_point
 
 MODES = ("measured", "hybrid")

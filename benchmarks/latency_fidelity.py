@@ -33,7 +33,7 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
-from api.latency_client import measure_latency
+from api.client.latency_requests import measure_latency
 from latency.bench import QuietCheck, measure
 from latency.protocol import MeasurementSettings
 from space.presets import search_space

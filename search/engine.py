@@ -17,7 +17,7 @@ is best depends on the proxy: ``search.zero_cost.PREFERRED`` holds the measured 
 Latency comes from the caller (``search.latency_source``): measured (``Arch -> {device: ms}``:
 the job runner's registered devices, ONNX Runtime here), or predicted before training and
 measured after it for the candidates that could join the front. No database, no HTTP, no Ray
-(DESIGN.md). What a search is, and the study that keeps it: ``search.study``.
+(docs/architecture.md). What a search is, and the study that keeps it: ``search.study``.
 """
 
 from __future__ import annotations

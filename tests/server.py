@@ -18,10 +18,10 @@ import httpx
 import uvicorn
 from sqlalchemy.orm import sessionmaker
 
-from api.app import create_app
-from api.database import upgrade_database
-from api.keys import create_api_key
-from api.settings import Settings
+from api.server.app import create_app
+from api.server.database import upgrade_database
+from api.server.keys import create_api_key
+from api.server.settings import Settings
 from latency.database import create_db_engine
 
 

@@ -1,6 +1,6 @@
 """A job's results read back from its Optuna study: trial records, the Pareto front, the plot.
 
-The study is the single source of truth (DESIGN.md: Optuna's tables are not mirrored), so
+The study is the single source of truth (docs/architecture.md: Optuna's tables are not mirrored), so
 these are computed on request from the trials' values and user attributes.
 """
 

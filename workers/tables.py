@@ -1,5 +1,5 @@
 """Tables the workers package owns: search jobs. Trials live in Optuna's own tables (one
-study per job, same database URL), never mirrored here (DESIGN.md)."""
+study per job, same database URL), never mirrored here (docs/architecture.md)."""
 
 from __future__ import annotations
 

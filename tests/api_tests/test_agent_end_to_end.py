@@ -21,8 +21,8 @@ import pytest
 from sqlalchemy import update
 from sqlalchemy.orm import sessionmaker
 
-from api.database import upgrade_database
-from api.settings import Settings
+from api.server.database import upgrade_database
+from api.server.settings import Settings
 from latency.database import create_db_engine
 from latency.devices import register_device
 from latency.protocol import MeasurementSettings

@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from api.settings import Settings
+from api.server.settings import Settings
 from tests.databases import BACKENDS, database_url
 from tests.server import running_server
 

@@ -8,8 +8,8 @@ import httpx
 import onnxruntime as ort
 import pytest
 
-from api.latency_client import measure_latency
-from api.settings import Settings
+from api.client.latency_requests import measure_latency
+from api.server.settings import Settings
 from tests.databases import BACKENDS, database_url
 from tests.server import Server, make_api_key, running_server, served
 

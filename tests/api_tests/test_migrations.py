@@ -11,8 +11,8 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 
-from api.database import VERSION_TABLE, alembic_config, upgrade_database
-from api.migrations_metadata import TARGET_METADATA
+from api.server.database import VERSION_TABLE, alembic_config, upgrade_database
+from api.server.migrations_metadata import TARGET_METADATA
 from latency.database import create_db_engine
 from tests.databases import BACKENDS, database_url
 

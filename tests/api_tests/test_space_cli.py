@@ -66,7 +66,7 @@ def test_errors_are_messages_not_tracebacks(tmp_path: Path) -> None:
 
 
 def test_tour_times_every_reference_network() -> None:
-    from api.tour import reference_tour
+    from api.cli.tour import reference_tour
     from space.references import reference_names
 
     rows = list(reference_tour(runs=2, threads=1))

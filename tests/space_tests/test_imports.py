@@ -1,4 +1,4 @@
-"""Import boundaries that DESIGN.md promises, checked in a fresh interpreter."""
+"""Import boundaries that docs/architecture.md promises, checked in a fresh interpreter."""
 
 from __future__ import annotations
 
@@ -29,8 +29,8 @@ def test_space_strings_spaces_and_profiles_work_without_torch() -> None:
 
 def test_the_server_app_starts_without_ray() -> None:
     code = (
-        "from api.app import create_app\n"
-        "from api.settings import Settings\n"
+        "from api.server.app import create_app\n"
+        "from api.server.settings import Settings\n"
         "create_app(Settings(database_url='sqlite://'))\n"
         "print('ok')\n"
     )
@@ -43,6 +43,7 @@ def test_the_server_app_starts_without_ray() -> None:
 def test_the_agent_and_its_cli_need_only_the_agent_extra() -> None:
     code = (
         "import latency.agent, latency.backends, latency.bench, latency.agent_config\n"
+        "import api.client.agent_command, api.client.latency_requests\n"
         "from api.cli import app\n"
         "from typer.testing import CliRunner\n"
         "result = CliRunner().invoke(app, ['agent', '--help'])\n"

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.database import upgrade_database
+from api.server.database import upgrade_database
 from latency.database import create_db_engine
 from latency.tables import utcnow
 from tests.databases import BACKENDS, database_url

@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from api.client_options import fail
+from api.client.options import fail
 from space import Arch, SpaceError
 from space.profiler import Profile, profile_arch
 from space.references import resolve_arch
@@ -127,7 +127,7 @@ def tour(
     threads: Annotated[int, typer.Option(help="ONNX Runtime threads")] = 1,
 ) -> None:
     """Every reference network: params, MACs and ONNX Runtime latency on this CPU."""
-    from api.tour import reference_tour
+    from api.cli.tour import reference_tour
 
     if not 1 <= runs <= 1000:
         raise fail(f"--runs {runs}: must be between 1 and 1000")

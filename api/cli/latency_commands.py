@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Annotated
 import httpx
 import typer
 
-from api.client_options import DEFAULT_SERVER, ApiKey, ServerUrl, error_message, fail, headers
-from api.latency_client import LatencyRequestError, measure_latency, wait_for_task
+from api.client.latency_requests import LatencyRequestError, measure_latency, wait_for_task
+from api.client.options import DEFAULT_SERVER, ApiKey, ServerUrl, error_message, fail, headers
 
 if TYPE_CHECKING:
     from latency.measurement_csv import LatencyRow

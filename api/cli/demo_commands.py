@@ -23,7 +23,7 @@ from typing import Annotated, Any
 import httpx
 import typer
 
-from api.client_options import error_message, fail
+from api.client.options import error_message, fail
 
 DEMO_SPEC: dict[str, Any] = {
     "name": "demo: mnasnet space on mnist5k, pareto on this CPU",
@@ -67,11 +67,11 @@ def local_service(out: Path) -> Iterator[httpx.Client]:
     import uvicorn
     from sqlalchemy.orm import sessionmaker
 
-    from api.app import create_app
-    from api.database import upgrade_database
-    from api.embedded import EmbeddedStack
-    from api.keys import create_api_key
-    from api.settings import Settings
+    from api.server.app import create_app
+    from api.server.database import upgrade_database
+    from api.server.embedded import EmbeddedStack
+    from api.server.keys import create_api_key
+    from api.server.settings import Settings
     from latency.database import create_db_engine
 
     out.mkdir(parents=True, exist_ok=True)
@@ -125,7 +125,7 @@ def _submit(client: Any, spec: dict[str, Any]) -> dict[str, Any]:
 
 def _follow(client: Any, job_id: int, console: Any) -> None:
     """A progress bar until the job is finished."""
-    from api.progress_bar import search_progress
+    from api.cli.progress_bar import search_progress
 
     with search_progress(console) as progress:
         task = None
@@ -152,7 +152,7 @@ def _follow(client: Any, job_id: int, console: Any) -> None:
 
 
 def _report(client: Any, job_id: int, out: Path, console: Any) -> None:
-    from api.front_table import front_table
+    from api.cli.front_table import front_table
 
     front = client.get(f"/v1/jobs/{job_id}/pareto").json()
     device = front["devices"][0]

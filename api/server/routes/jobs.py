@@ -9,8 +9,8 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import in_transaction, require_user
-from api.schemas import JobOut, JobPage, ParetoOut, TrialOut, TrialPage
+from api.server.deps import in_transaction, require_user
+from api.server.schemas import JobOut, JobPage, ParetoOut, TrialOut, TrialPage
 from latency.device_predictor import measured_architectures
 from latency.devices import device_by_name
 from latency.errors import NotFoundError

@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from api.client_options import error_message
+from api.client.options import error_message
 
 FINISHED = ("done", "failed")
 POLL_SECONDS = 30.0

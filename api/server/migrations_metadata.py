@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from api.tables import ApiBase
+from api.server.tables import ApiBase
 from latency.tables import LatencyBase
 from workers.tables import WorkersBase
 

@@ -7,7 +7,7 @@ import secrets
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.tables import ApiKey
+from api.server.tables import ApiKey
 from latency.devices import hash_token
 from latency.tables import utcnow
 

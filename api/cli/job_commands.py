@@ -11,7 +11,7 @@ import httpx
 import typer
 import yaml
 
-from api.client_options import DEFAULT_SERVER, ApiKey, ServerUrl, error_message, fail, headers
+from api.client.options import DEFAULT_SERVER, ApiKey, ServerUrl, error_message, fail, headers
 
 app = typer.Typer(help="Search jobs on a server.", no_args_is_help=True)
 MAX_SPEC_BYTES = 256 * 1024
@@ -108,7 +108,7 @@ def pareto(
     """The job's Pareto front as a table."""
     from rich.console import Console
 
-    from api.front_table import front_table
+    from api.cli.front_table import front_table
 
     front = _call(server, api_key, "GET", f"/v1/jobs/{job_id}/pareto").json()
     device = front["devices"][0]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from alembic import context
 
-from api.database import VERSION_TABLE
-from api.migrations_metadata import TARGET_METADATA
+from api.server.database import VERSION_TABLE
+from api.server.migrations_metadata import TARGET_METADATA
 from latency.database import create_db_engine
 
 

@@ -10,7 +10,7 @@ from typing import Annotated
 import httpx
 import typer
 
-from api.client_options import DEFAULT_SERVER, ApiKey, error_message, fail, headers
+from api.client.options import DEFAULT_SERVER, ApiKey, error_message, fail, headers
 from latency.agent_config import DEFAULT_PATH, AgentConfig, load_config, save_config
 
 DEFAULT_BATCH = 4

@@ -6,8 +6,8 @@ from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import in_transaction, require_user, settings_of
-from api.schemas import LatencyOut, LatencyRequest, RecordOut
+from api.server.deps import in_transaction, require_user, settings_of
+from api.server.schemas import LatencyOut, LatencyRequest, RecordOut
 from latency.devices import device_by_name
 from latency.errors import NotFoundError
 from latency.queue import request_measurement

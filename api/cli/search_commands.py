@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from api.client_options import fail
+from api.client.options import fail
 from latency.local import LOCAL
 
 app = typer.Typer(help="Architecture search.", no_args_is_help=True)
@@ -50,8 +50,8 @@ def run(
     import optuna
     from rich.console import Console
 
-    from api.front_table import front_table
-    from api.progress_bar import search_progress
+    from api.cli.front_table import front_table
+    from api.cli.progress_bar import search_progress
     from latency.local import local_latency
     from search.data import DataError, load_dataset
     from search.engine import run_trial

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import typer
 
-from api.agent_commands import agent
-from api.demo_commands import demo
-from api.job_commands import app as jobs_app
-from api.latency_commands import app as latency_app
-from api.search_commands import app as search_app
-from api.server_commands import keys_app, serve, worker
-from api.space_commands import app as space_app
+from api.cli.demo_commands import demo
+from api.cli.job_commands import app as jobs_app
+from api.cli.latency_commands import app as latency_app
+from api.cli.search_commands import app as search_app
+from api.cli.server_commands import keys_app, serve, worker
+from api.cli.space_commands import app as space_app
+from api.client.agent_command import agent
 
 app = typer.Typer(help="EdgeNAS: hardware-aware neural architecture search.", no_args_is_help=True)
 app.add_typer(space_app, name="space")

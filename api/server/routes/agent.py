@@ -7,8 +7,8 @@ from datetime import timedelta
 from fastapi import APIRouter, Request, Response
 from sqlalchemy.orm import Session
 
-from api.deps import DeviceId, in_transaction, settings_of
-from api.schemas import AgentRef, Heartbeat, LeaseRequest, TaskOut, TaskReport
+from api.server.deps import DeviceId, in_transaction, settings_of
+from api.server.schemas import AgentRef, Heartbeat, LeaseRequest, TaskOut, TaskReport
 from latency.devices import get_device, heartbeat
 from latency.errors import InvalidRequestError
 from latency.queue import (

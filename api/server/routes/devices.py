@@ -6,9 +6,9 @@ from fastapi import APIRouter, Depends, Request, Response
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import in_transaction, require_user, settings_of
-from api.routes.latency import export_model
-from api.schemas import (
+from api.server.deps import in_transaction, require_user, settings_of
+from api.server.routes.latency import export_model
+from api.server.schemas import (
     CalibrationQueued,
     CalibrationRequest,
     DeviceCreate,

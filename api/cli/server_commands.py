@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from api.client_options import fail
+from api.client.options import fail
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -25,7 +25,7 @@ keys_app = typer.Typer(help="User API keys.", no_args_is_help=True)
 
 
 def _settings(database_url: str | None, **overrides: object):  # type: ignore[no-untyped-def]
-    from api.settings import Settings
+    from api.server.settings import Settings
 
     values = {k: v for k, v in overrides.items() if v is not None}
     if database_url:
@@ -51,8 +51,8 @@ def serve(
     Ray and, if asked, a local CPU agent. Ctrl-C stops them all."""
     import uvicorn
 
-    from api.app import create_app
-    from api.embedded import EmbeddedStack
+    from api.server.app import create_app
+    from api.server.embedded import EmbeddedStack
 
     settings = _settings(
         database_url, host=host, port=port, local_dev_no_auth=local_dev_no_auth or None
@@ -73,7 +73,7 @@ def worker(
     them; their jobs go back to the queue at once."""
     import signal
 
-    from api.embedded import EmbeddedStack
+    from api.server.embedded import EmbeddedStack
 
     stack = EmbeddedStack(_settings(database_url), runners=runners)
     stack.start()
@@ -91,7 +91,7 @@ def _database_session(database_url: str | None) -> Iterator[Session]:
     """A transaction on the (upgraded) database, for the key commands."""
     from sqlalchemy.orm import sessionmaker
 
-    from api.database import upgrade_database
+    from api.server.database import upgrade_database
     from latency.database import create_db_engine
 
     engine = create_db_engine(_settings(database_url).database_url)
@@ -109,7 +109,7 @@ def create_key(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Create a user API key and print it (it is stored hashed and not shown again)."""
-    from api.keys import create_api_key
+    from api.server.keys import create_api_key
 
     with _database_session(database_url) as session:
         typer.echo(create_api_key(session, name))
@@ -118,7 +118,7 @@ def create_key(
 @keys_app.command("list")
 def list_keys(database_url: DatabaseUrl = None) -> None:
     """Every key: id, name, creation time and whether it was revoked."""
-    from api.keys import list_api_keys
+    from api.server.keys import list_api_keys
 
     with _database_session(database_url) as session:
         for key in list_api_keys(session):
@@ -132,7 +132,7 @@ def revoke_key(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Revoke a key: requests carrying it get 401 from now on."""
-    from api.keys import revoke_api_key
+    from api.server.keys import revoke_api_key
 
     with _database_session(database_url) as session:
         if not revoke_api_key(session, key_id):

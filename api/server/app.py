@@ -9,12 +9,12 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from sqlalchemy.orm import sessionmaker
 
-from api.database import upgrade_database
-from api.errors import install_error_handlers
-from api.limits import BodySizeLimit
-from api.routes import agent, devices, jobs, latency
-from api.settings import Settings
-from api.signals import QueueSignal
+from api.server.database import upgrade_database
+from api.server.errors import install_error_handlers
+from api.server.limits import BodySizeLimit
+from api.server.routes import agent, devices, jobs, latency
+from api.server.settings import Settings
+from api.server.signals import QueueSignal
 from latency.database import create_db_engine
 from latency.device_predictor import DevicePredictors
 from workers.study_storage import study_storage

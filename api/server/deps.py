@@ -10,8 +10,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
-from api.keys import authenticate_key
-from api.settings import Settings
+from api.server.keys import authenticate_key
+from api.server.settings import Settings
 from latency.devices import authenticate_device
 
 T = TypeVar("T")

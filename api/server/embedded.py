@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.database import upgrade_database
-from api.settings import Settings
+from api.server.database import upgrade_database
+from api.server.settings import Settings
 from latency.database import create_db_engine
 from latency.devices import device_by_name, register_device, rotate_token
 from latency.errors import NotFoundError
