@@ -13,7 +13,6 @@ nor any server library.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -23,7 +22,16 @@ from dataclasses import dataclass, field
 import httpx
 
 from latency.backends import Backend, MeasurementCancelled
-from latency.protocol import MeasurementResult, MeasurementSettings
+from latency.protocol import (
+    MAX_ERROR_CHARS,
+    AgentRef,
+    Heartbeat,
+    LeasedTask,
+    LeaseRequest,
+    MeasurementResult,
+    MeasurementSettings,
+    TaskReport,
+)
 
 log = logging.getLogger("edgenas.agent")
 MAX_BACKOFF_SECONDS = 60.0
@@ -71,24 +79,19 @@ class Agent:
     def _heartbeat_if_due(self) -> None:
         if time.monotonic() - self._last_beat < self.heartbeat_seconds:
             return
-        self._check(
-            self.client.post(
-                "/v1/agent/heartbeat",
-                json={"facts": {**self.backend.facts(), "agent": self.agent_id}},
-            )
-        )
+        beat = Heartbeat(facts={**self.backend.facts(), "agent": self.agent_id})
+        self._check(self.client.post("/v1/agent/heartbeat", json=beat.model_dump()))
         self._last_beat = time.monotonic()
 
-    def _lease(self, wait_seconds: float) -> dict | None:
+    def _lease(self, wait_seconds: float) -> LeasedTask | None:
+        request = LeaseRequest(agent_id=self.agent_id, wait_seconds=wait_seconds)
         response = self.client.post(
-            "/v1/agent/tasks/lease",
-            json={"agent_id": self.agent_id, "wait_seconds": wait_seconds},
-            timeout=wait_seconds + 30,
+            "/v1/agent/tasks/lease", json=request.model_dump(), timeout=wait_seconds + 30
         )
         self._check(response)
-        return None if response.status_code == 204 else response.json()
+        return None if response.status_code == 204 else LeasedTask.model_validate(response.json())
 
-    def _lease_batch(self, most: int) -> list[dict]:
+    def _lease_batch(self, most: int) -> list[LeasedTask]:
         """The next task (long-polling), then up to ``most - 1`` more already waiting."""
         first = self._lease(self.wait_seconds)
         tasks = [] if first is None else [first]
@@ -96,11 +99,11 @@ class Agent:
             tasks.append(task)
         return tasks
 
-    def _handle(self, tasks: list[dict]) -> None:
+    def _handle(self, tasks: list[LeasedTask]) -> None:
         """Time the leased tasks, those with the same settings together."""
-        groups: dict[str, list[dict]] = {}
+        groups: dict[str, list[LeasedTask]] = {}
         for task in tasks:
-            groups.setdefault(json.dumps(task["settings"], sort_keys=True), []).append(task)
+            groups.setdefault(task.settings.key(), []).append(task)
         remaining = list(groups.values())
         while remaining:  # a stop request hands back the groups not yet started
             if self._stop.is_set() or not self._measure_group(remaining[0]):
@@ -108,44 +111,46 @@ class Agent:
                 return
             remaining.pop(0)
 
-    def _measure_group(self, tasks: list[dict]) -> bool:
+    def _measure_group(self, tasks: list[LeasedTask]) -> bool:
         """Measure and report ``tasks``; False when a stop request cancelled the measurement."""
         models = []
         for task in tasks:
-            model = self.client.get(f"/v1/agent/tasks/{task['id']}/model")
+            model = self.client.get(f"/v1/agent/tasks/{task.id}/model")
             self._check(model)
             models.append(model.content)
         if len(tasks) > 1:
-            log.info("timing tasks %s with their rounds interleaved", [t["id"] for t in tasks])
-        measurement = _Measurement(self.backend, models, tasks[0]["settings"], self._wake)
+            log.info("timing tasks %s with their rounds interleaved", [t.id for t in tasks])
+        measurement = _Measurement(self.backend, models, tasks[0].settings, self._wake)
         if not self._finish_or_cancel(measurement, len(tasks)):
             return False
         for task, outcome in zip(tasks, measurement.outcomes, strict=True):
-            self._report(task["id"], outcome)
+            self._report(task.id, outcome)
         return True
 
     def _report(self, task_id: int, outcome: MeasurementResult | BaseException) -> None:
-        report: dict[str, object] = {"agent_id": self.agent_id}
         if isinstance(outcome, MeasurementResult):
-            report["result"] = outcome.model_dump()
+            report = TaskReport(agent_id=self.agent_id, result=outcome)
             self.measured += 1
             log.info("task %s: %.3f ms", task_id, outcome.median_ms)
         else:  # a bad model must not stop the agent
-            report["error"] = f"{type(outcome).__name__}: {outcome}"[:20_000]
+            error = f"{type(outcome).__name__}: {outcome}"[:MAX_ERROR_CHARS]
+            report = TaskReport(agent_id=self.agent_id, error=error)
             self.failed += 1
-            log.warning("task %s failed: %s", task_id, report["error"])
+            log.warning("task %s failed: %s", task_id, error)
         self._post_task(task_id, "result", report)
 
-    def _hand_back(self, tasks: list[dict]) -> None:
+    def _hand_back(self, tasks: list[LeasedTask]) -> None:
         for task in tasks:
             self.abandoned += 1
-            log.info("task %s abandoned and handed back", task["id"])
-            self._post_task(task["id"], "release", {"agent_id": self.agent_id})
+            log.info("task %s abandoned and handed back", task.id)
+            self._post_task(task.id, "release", AgentRef(agent_id=self.agent_id))
 
-    def _post_task(self, task_id: int, action: str, body: dict[str, object]) -> None:
+    def _post_task(self, task_id: int, action: str, body: AgentRef) -> None:
         """Report on a leased task. One whose lease ran out meanwhile may be another agent's
         now: the server refuses (409) and this agent goes on serving."""
-        response = self.client.post(f"/v1/agent/tasks/{task_id}/{action}", json=body)
+        response = self.client.post(
+            f"/v1/agent/tasks/{task_id}/{action}", json=body.model_dump(mode="json")
+        )
         if response.status_code == 409:
             log.warning("task %s: %s refused (%s)", task_id, action, response.text[:500])
             return
@@ -181,14 +186,16 @@ class _Measurement:
     measurement failed)."""
 
     def __init__(
-        self, backend: Backend, models: list[bytes], settings: dict, wake: threading.Event
+        self,
+        backend: Backend,
+        models: list[bytes],
+        settings: MeasurementSettings,
+        wake: threading.Event,
     ) -> None:
         self.outcomes: list[MeasurementResult | BaseException] = []
         self.finished = threading.Event()
         self._wake = wake
-        threading.Thread(
-            target=self._run, args=(backend, models, MeasurementSettings(**settings)), daemon=True
-        ).start()
+        threading.Thread(target=self._run, args=(backend, models, settings), daemon=True).start()
 
     def _run(self, backend: Backend, models: list[bytes], settings: MeasurementSettings) -> None:
         try:

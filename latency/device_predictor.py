@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from latency.errors import InvalidRequestError
+from edgenas.errors import InvalidRequestError
 from latency.layer_table import LayerTable
 from latency.measurement_csv import MAX_IMPORT_BATCH
 from latency.predictor import MIN_MEASUREMENTS, LatencyPredictor, layer_table

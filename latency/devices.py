@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from latency.errors import ConflictError, NotFoundError
+from edgenas.errors import ConflictError, NotFoundError
 from latency.tables import Device, utcnow
 
 ONLINE_WINDOW = timedelta(seconds=60)

@@ -1,22 +1,8 @@
-"""Errors of the latency package, mapped to HTTP statuses by the server."""
+"""Errors of the latency package beyond the service-wide ones (``edgenas.errors``)."""
 
 from __future__ import annotations
 
-
-class LatencyError(Exception):
-    """Base class."""
-
-
-class NotFoundError(LatencyError):
-    """No such device or task, or not one the caller may see (404)."""
-
-
-class ConflictError(LatencyError):
-    """The request clashes with the current state: a taken name, a task no longer leased (409)."""
-
-
-class InvalidRequestError(LatencyError, ValueError):
-    """Well-formed but unusable input (422)."""
+from edgenas.errors import InvalidRequestError
 
 
 class PredictorError(InvalidRequestError):

@@ -14,7 +14,7 @@ import io
 import math
 from dataclasses import dataclass
 
-from latency.errors import InvalidRequestError
+from edgenas.errors import InvalidRequestError
 from space import Arch, ArchError, parse_arch
 from space.fbnet import fbnet_arch
 

@@ -7,11 +7,14 @@ the field.
 from __future__ import annotations
 
 import json
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 MAX_RUNS = 10_000
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"  # device and agent names
+MAX_FACTS = 50  # facts an agent reports about its device
+MAX_ERROR_CHARS = 20_000  # the error text of a failed measurement
 
 
 class MeasurementSettings(BaseModel):
@@ -58,3 +61,49 @@ class MeasurementResult(BaseModel):
     )
     threads: int = Field(ge=1)
     provider: str = Field(max_length=100)
+
+
+class Heartbeat(BaseModel):
+    """The agent is alive; its facts (CPU, cores, OS, runtime versions) update the device."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    facts: dict[str, Any] = Field(default_factory=dict, max_length=MAX_FACTS)
+
+
+class AgentRef(BaseModel):
+    """Which agent process of the device speaks (a device may run several)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    agent_id: str = Field(pattern=NAME_PATTERN)
+
+
+class LeaseRequest(AgentRef):
+    wait_seconds: float = Field(0, ge=0, le=300)
+
+
+class LeasedTask(BaseModel):
+    """A measurement task as the agent receives it."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    arch: str
+    arch_hash: str
+    input_shape: list[int]
+    settings: MeasurementSettings
+    attempts: int
+
+
+class TaskReport(AgentRef):
+    """Either a result or the error that prevented one."""
+
+    result: MeasurementResult | None = None
+    error: str | None = Field(None, max_length=MAX_ERROR_CHARS)
+
+    @model_validator(mode="after")
+    def _one_outcome(self) -> TaskReport:
+        if (self.result is None) == (self.error is None):
+            raise ValueError("send exactly one of 'result' and 'error'")
+        return self

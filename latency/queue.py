@@ -16,8 +16,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from edgenas.errors import ConflictError, NotFoundError
 from latency.database import claim_oldest
-from latency.errors import ConflictError, NotFoundError
 from latency.protocol import MeasurementResult, MeasurementSettings
 from latency.tables import (
     Device,

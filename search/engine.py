@@ -25,6 +25,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import optuna
 
@@ -41,31 +42,15 @@ from search.screening import screen_score, screened_out
 from search.strategies import violation
 from search.study import Constraints, SearchSettings, create_study
 from search.train import Evaluation, evaluate_arch
+from search.trial_record import (
+    TrialAttrs,
+    TrialRecord,
+    store_evaluation,
+    store_proposal,
+    store_screened,
+)
 from space import parse_arch
 from space.profiler import profile_arch
-
-
-@dataclass(frozen=True)
-class TrialRecord:
-    """One evaluated candidate."""
-
-    number: int
-    arch: str
-    arch_hash: str
-    accuracy: float | None  # None when the zero-cost pre-screen skipped it
-    latency_ms: Mapping[str, float]
-    params: int
-    macs: int
-    reward: float | None
-    state: str  # complete, pruned (mnas pruner) or screened (zero-cost pre-screen)
-    epochs: int
-    stopped_early: bool
-    feasible: bool
-    seconds: float
-    epoch_accuracies: tuple[float, ...] = ()
-    zero_cost: float | None = None
-    error: str | None = None  # why the evaluation failed (jobs keep failed trials)
-    latency_predicted: tuple[str, ...] = ()  # devices whose latency was predicted, not measured
 
 
 @dataclass(frozen=True)
@@ -74,7 +59,6 @@ class Candidate:
     evaluation can run in another process (a Ray task) while the study stays here."""
 
     number: int
-    trial_id: int
     arch: str
     params: int
     macs: int
@@ -82,6 +66,24 @@ class Candidate:
     front: tuple[Curve, ...]  # pareto: the front when the candidate was asked
     best_reward: float | None  # mnas: the best reward when the candidate was asked
     started: float
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """A candidate and the study's handle on its trial, which the proposing process keeps."""
+
+    trial: optuna.Trial
+    candidate: Candidate
+
+
+class EpochReports(Protocol):
+    """Where mnas mode reports a candidate's reward after every epoch and learns whether the
+    study's pruner stops it: the asked ``optuna.Trial`` in the proposing process, or
+    ``search.study.RunningTrial`` in another one."""
+
+    def report(self, value: float, step: int) -> None: ...
+
+    def should_prune(self) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -97,7 +99,7 @@ class Outcome:
 
 def propose(
     study: optuna.Study, settings: SearchSettings, train: ImageDataset
-) -> Candidate | TrialRecord:
+) -> Proposal | TrialRecord:
     """Ask for a candidate; a zero-cost pre-screen may settle it at once (a record)."""
     start = time.perf_counter()
     trial = study.ask()
@@ -107,14 +109,10 @@ def propose(
     }
     arch = settings.space.decode(assignment)
     profile = profile_arch(arch)
-    trial.set_user_attr("arch", str(arch))
-    trial.set_user_attr("params", profile.params)
-    trial.set_user_attr("macs", profile.macs)
     score = screen_score(settings.zero_cost, arch, train, settings.seed)
-    if score is not None:
-        trial.set_user_attr("zero_cost", score)
+    store_proposal(trial, arch=str(arch), params=profile.params, macs=profile.macs, zero_cost=score)
     if score is not None and screened_out(study, settings.zero_cost, score):
-        trial.set_user_attr("screened_out", True)
+        store_screened(trial)
         study.tell(trial, state=optuna.trial.TrialState.PRUNED)
         return TrialRecord(
             number=trial.number,
@@ -132,9 +130,8 @@ def propose(
             seconds=time.perf_counter() - start,
             zero_cost=score,
         )
-    return Candidate(
+    candidate = Candidate(
         number=trial.number,
-        trial_id=trial._trial_id,
         arch=str(arch),
         params=profile.params,
         macs=profile.macs,
@@ -143,6 +140,7 @@ def propose(
         best_reward=_best_reward(study) if settings.mode == "mnas" else None,
         started=start,
     )
+    return Proposal(trial, candidate)
 
 
 def evaluate_candidate(
@@ -151,15 +149,15 @@ def evaluate_candidate(
     train: ImageDataset,
     validation: ImageDataset,
     latency: LatencySource,
-    study: optuna.Study | None,
+    reports: EpochReports | None,
 ) -> Outcome:
-    """Latency, constraints and proxy training of one candidate. ``study`` (the job's, or one
-    loaded from its storage in a worker process) receives mnas mode's per-epoch reports.
+    """Latency, constraints and proxy training of one candidate. ``reports`` receives mnas
+    mode's per-epoch rewards (the trial, or in a worker process ``RunningTrial``).
     Predicted latencies steer the training's early stop; a trained candidate that could join
     the front has them confirmed (``search.latency_source``)."""
     arch = parse_arch(candidate.arch)
     estimate = latency.estimate(arch)
-    stop = _stopper(study, settings, candidate, estimate.ms)
+    stop = _stopper(reports, settings, candidate, estimate.ms)
     evaluation = evaluate_arch(arch, train, validation, settings.proxy, on_epoch=stop)
     kept = estimate
     if estimate.predicted and _worth_measuring(candidate, settings, evaluation, estimate):
@@ -196,19 +194,21 @@ def _worth_measuring(
 
 
 def conclude(
-    study: optuna.Study, settings: SearchSettings, candidate: Candidate, outcome: Outcome
+    study: optuna.Study, settings: SearchSettings, proposal: Proposal, outcome: Outcome
 ) -> TrialRecord:
     """Tell the study what the evaluation found; the trial's record."""
-    trial = optuna.trial.Trial(study, candidate.trial_id)
+    trial, candidate = proposal.trial, proposal.candidate
     result, latencies = outcome.evaluation, outcome.latency_ms
-    trial.set_user_attr("latency_ms", latencies)
-    if outcome.predicted_ms:
-        trial.set_user_attr("predicted_ms", outcome.predicted_ms)
-        trial.set_user_attr("latency_predicted", list(outcome.latency_predicted))
+    store_evaluation(
+        trial,
+        latency_ms=latencies,
+        predicted_ms=outcome.predicted_ms,
+        latency_predicted=outcome.latency_predicted,
+        epoch_accuracies=result.epoch_accuracies,
+        stopped_early=result.stopped_early,
+    )
     for key, value in outcome.violations.items():
         trial.set_constraint(key, value)
-    trial.set_user_attr("epoch_accuracies", list(result.epoch_accuracies))
-    trial.set_user_attr("stopped_early", result.stopped_early)
     reward = settings.reward(result.accuracy, latencies) if settings.reward else None
     pruned = settings.mode == "mnas" and result.stopped_early
     if pruned:
@@ -245,13 +245,13 @@ def run_trial(
     latency: LatencyFn,
 ) -> TrialRecord:
     """Ask for one candidate, score it here, tell the study, return its record."""
-    candidate = propose(study, settings, train)
-    if isinstance(candidate, TrialRecord):
-        return candidate
+    proposal = propose(study, settings, train)
+    if isinstance(proposal, TrialRecord):
+        return proposal
     outcome = evaluate_candidate(
-        candidate, settings, train, validation, MeasuredLatency(latency), study
+        proposal.candidate, settings, train, validation, MeasuredLatency(latency), proposal.trial
     )
-    return conclude(study, settings, candidate, outcome)
+    return conclude(study, settings, proposal, outcome)
 
 
 def _violations(
@@ -269,7 +269,7 @@ def _violations(
 
 
 def _stopper(
-    study: optuna.Study | None,
+    reports: EpochReports | None,
     settings: SearchSettings,
     candidate: Candidate,
     latencies: Mapping[str, float],
@@ -277,12 +277,12 @@ def _stopper(
     """The per-epoch early stop of this mode (see the module docstring)."""
     if settings.mode == "mnas":
         reward = settings.reward
-        assert reward is not None and study is not None
-        trial = optuna.trial.Trial(study, candidate.trial_id)
+        if reward is None or reports is None:
+            raise ValueError("mnas mode reports every epoch: it needs a reward and a trial")
 
         def prune(epoch: int, accuracy: float) -> bool:
-            trial.report(reward(accuracy, latencies), epoch)
-            return trial.should_prune()
+            reports.report(reward(accuracy, latencies), epoch)
+            return reports.should_prune()
 
         return prune
     if not settings.early_stop:
@@ -301,14 +301,12 @@ def _best_reward(study: optuna.Study) -> float | None:
 
 def _curves(study: optuna.Study) -> list[Curve]:
     """The fully trained candidates of the study, as the early stop compares them."""
+    complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+    stored = [(TrialAttrs.of(t), violation(t)) for t in complete]
     return [
-        Curve(
-            tuple(t.user_attrs["epoch_accuracies"]),
-            t.user_attrs["latency_ms"],
-            feasible=violation(t) <= 0,
-        )
-        for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
-        if not t.user_attrs.get("stopped_early")
+        Curve(attrs.epoch_accuracies, attrs.latency_ms, feasible=excess <= 0)
+        for attrs, excess in stored
+        if not attrs.stopped_early
     ]
 
 

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Literal
 
-PRESETS = {"soft": (-0.07, -0.07), "hard": (0.0, -1.0)}
+RewardPreset = Literal["soft", "hard"]
+PRESETS: dict[RewardPreset, tuple[float, float]] = {"soft": (-0.07, -0.07), "hard": (0.0, -1.0)}
 
 
 @dataclass(frozen=True)
@@ -33,7 +35,7 @@ class MnasReward:
             raise ValueError("alpha and beta must be <= 0 (slower must never score higher)")
 
     @classmethod
-    def preset(cls, name: str, targets_ms: Mapping[str, float]) -> MnasReward:
+    def preset(cls, name: RewardPreset, targets_ms: Mapping[str, float]) -> MnasReward:
         if name not in PRESETS:
             raise ValueError(f"unknown reward preset {name!r}; choose one of {sorted(PRESETS)}")
         alpha, beta = PRESETS[name]

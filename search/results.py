@@ -11,9 +11,10 @@ import json
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any, TypedDict
 
-from search.engine import TrialRecord
 from search.pareto import hypervolume, pareto_front, reference_point
+from search.trial_record import TrialRecord
 
 
 def front_of(records: Sequence[TrialRecord], devices: Sequence[str]) -> list[TrialRecord]:
@@ -24,7 +25,18 @@ def front_of(records: Sequence[TrialRecord], devices: Sequence[str]) -> list[Tri
     return sorted(members, key=lambda r: r.latency_ms[devices[0]])
 
 
-def summary(records: Sequence[TrialRecord], devices: Sequence[str]) -> dict[str, object]:
+class Summary(TypedDict):
+    """What a search found: counts, the front (as JSON objects) and its hypervolume."""
+
+    trial_count: int
+    stopped_early: int
+    screened_out: int
+    front: list[dict[str, Any]]
+    hypervolume: float
+    reference_point: list[float]
+
+
+def summary(records: Sequence[TrialRecord], devices: Sequence[str]) -> Summary:
     front = front_of(records, devices)
     points = [(r.accuracy, *(r.latency_ms[d] for d in devices)) for r in front]
     maximize = [True] + [False] * len(devices)

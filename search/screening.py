@@ -12,17 +12,20 @@ import optuna
 
 from search.data import ImageDataset
 from search.train import score_batch
-from search.zero_cost import PREFERRED, PROXIES, zero_cost_score
+from search.trial_record import TrialAttrs
+from search.zero_cost import PREFERRED, PROXIES, Preference, ProxyName, zero_cost_score
 from space import Arch
+
+ScreenAction = Literal["rank", "prescreen"]
 
 
 @dataclass(frozen=True)
 class ZeroCostScreen:
     """Score candidates with a zero-cost proxy before training (see the module docstring)."""
 
-    proxy: str = "grad_norm"
-    action: Literal["rank", "prescreen"] = "prescreen"
-    prefer: Literal["high", "low"] | None = None  # None: search.zero_cost.PREFERRED
+    proxy: ProxyName = "grad_norm"
+    action: ScreenAction = "prescreen"
+    prefer: Preference | None = None  # None: search.zero_cost.PREFERRED
     keep: float = 0.5
     warmup: int = 8  # prescreen: candidates scored before the first one is skipped
 
@@ -55,11 +58,8 @@ def screened_out(study: optuna.Study, screen: ZeroCostScreen | None, score: floa
     """Pre-screen: skip a candidate below the best ``keep`` share of the scores seen so far."""
     if screen is None or screen.action != "prescreen":
         return False
-    seen = [
-        t.user_attrs["zero_cost"]
-        for t in study.get_trials(deepcopy=False)
-        if "zero_cost" in t.user_attrs and t.state.is_finished()
-    ]
+    finished = (t for t in study.get_trials(deepcopy=False) if t.state.is_finished())
+    seen = [score for score in (TrialAttrs.of(t).zero_cost for t in finished) if score is not None]
     if len(seen) < screen.warmup:
         return False
     if screen.prefer == "low":

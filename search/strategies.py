@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Literal, get_args
 
 import numpy as np
 import optuna
@@ -30,7 +30,15 @@ from search.pareto import dominates
 
 Choice = str | int | float | bool
 Dimensions = Mapping[str, Sequence[Choice]]
-STRATEGIES = ("random", "tpe", "nsga2", "nsga3", "evolution", "rl")
+StrategyName = Literal["random", "tpe", "nsga2", "nsga3", "evolution", "rl"]
+STRATEGIES: tuple[StrategyName, ...] = get_args(StrategyName)
+SINGLE_OBJECTIVE: frozenset[StrategyName] = frozenset({"rl"})  # they optimise one reward
+
+
+def check_objective(strategy: str, multi_objective: bool) -> None:
+    """A strategy that optimises one reward cannot run a multi-objective (pareto) search."""
+    if multi_objective and strategy in SINGLE_OBJECTIVE:
+        raise ValueError(f"strategy {strategy!r} optimises one reward: use objective.mode 'mnas'")
 
 
 def make_sampler(
@@ -43,6 +51,7 @@ def make_sampler(
 ) -> optuna.samplers.BaseSampler:
     """The sampler a job's ``strategy`` names, with its ``settings``; a clear error otherwise."""
     options = dict(settings or {})
+    check_objective(strategy, multi_objective)
     try:
         if strategy == "random":
             return optuna.samplers.RandomSampler(seed=seed, **options)
@@ -59,8 +68,6 @@ def make_sampler(
         if strategy == "evolution":
             return RegularizedEvolutionSampler(dimensions, seed=seed, **options)
         if strategy == "rl":
-            if multi_objective:
-                raise ValueError("strategy 'rl' optimises one reward: use mode 'mnas'")
             return PolicyGradientSampler(dimensions, seed=seed, **options)
     except TypeError as exc:  # an unknown setting name
         raise ValueError(f"strategy {strategy!r}: {exc}") from None

@@ -7,17 +7,21 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, get_args
 
 import optuna
 
 from search.objectives import MnasReward
 from search.screening import ZeroCostScreen
-from search.strategies import make_sampler
+from search.strategies import StrategyName, make_sampler
 from search.train import ProxySettings
 from space.spaces import SearchSpace
 
-PRUNERS = ("none", "median", "successive_halving", "hyperband")
+Mode = Literal["mnas", "pareto"]
+PrunerName = Literal["none", "median", "successive_halving", "hyperband"]
+PRUNERS: tuple[PrunerName, ...] = get_args(PrunerName)
+MAX_TRIALS = 10_000  # one search's budget
+MAX_DEVICES = 8  # devices one search optimises latency on
 
 
 @dataclass(frozen=True)
@@ -33,15 +37,15 @@ class Constraints:
 class SearchSettings:
     space: SearchSpace
     devices: tuple[str, ...]
-    mode: Literal["mnas", "pareto"] = "pareto"
+    mode: Mode = "pareto"
     reward: MnasReward | None = None
-    strategy: str = "tpe"
+    strategy: StrategyName = "tpe"
     strategy_settings: Mapping[str, object] = field(default_factory=dict)
     trials: int = 20
     seed: int = 0
     proxy: ProxySettings = field(default_factory=ProxySettings)
     constraints: Constraints = field(default_factory=Constraints)
-    pruner: str = "median"
+    pruner: PrunerName = "median"
     early_stop: bool = True
     stop_margin: float = 0.08  # benchmarks/multi_fidelity.py: 0.05 lost front members, 0.08 none
     zero_cost: ZeroCostScreen | None = None
@@ -53,10 +57,12 @@ class SearchSettings:
             raise ValueError("mode 'mnas' needs a reward (latency targets per device)")
         if not self.devices:
             raise ValueError("a search needs at least one device")
+        if len(self.devices) > MAX_DEVICES:
+            raise ValueError(f"a search optimises latency on at most {MAX_DEVICES} devices")
         if self.pruner not in PRUNERS:
             raise ValueError(f"pruner {self.pruner!r}: choose one of {', '.join(PRUNERS)}")
-        if not 1 <= self.trials <= 100_000:
-            raise ValueError(f"trials {self.trials}: must be between 1 and 100,000")
+        if not 1 <= self.trials <= MAX_TRIALS:
+            raise ValueError(f"trials {self.trials}: must be between 1 and {MAX_TRIALS:,}")
 
 
 def create_study(
@@ -95,6 +101,37 @@ def load_study(
     """An existing study with this search's pruner, for reporting epochs from another process
     (no sampler: that process never asks)."""
     return optuna.load_study(study_name=name, storage=storage, pruner=_pruner(settings.pruner))
+
+
+@dataclass(frozen=True)
+class RunningTrial:
+    """A running trial of a study in storage, seen from another process (a Ray worker): it
+    reports intermediate values and asks the study's pruner, through public storage APIs
+    (``optuna.Trial`` can only be had from ``ask`` in the proposing process)."""
+
+    study: optuna.Study
+    storage: optuna.storages.BaseStorage
+    trial_id: int
+
+    @classmethod
+    def load(
+        cls,
+        settings: SearchSettings,
+        storage: optuna.storages.BaseStorage,
+        name: str,
+        number: int,
+    ) -> RunningTrial:
+        study = load_study(settings, storage, name)
+        study_id = storage.get_study_id_from_name(name)
+        return cls(
+            study, storage, storage.get_trial_id_from_study_id_trial_number(study_id, number)
+        )
+
+    def report(self, value: float, step: int) -> None:
+        self.storage.set_trial_intermediate_value(self.trial_id, step, value)
+
+    def should_prune(self) -> bool:
+        return self.study.pruner.prune(self.study, self.storage.get_trial(self.trial_id))
 
 
 def _pruner(name: str) -> optuna.pruners.BasePruner:

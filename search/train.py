@@ -24,13 +24,21 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from search.data import DataError, ImageDataset
+from search.data import MAX_IMAGES, DataError, ImageDataset
 from space import Arch
 from space.builder import build_model
 
 MIN_ONE_CYCLE_STEPS = 8  # below this, one-cycle has no room for its phases: cosine instead
 EpochCallback = Callable[[int, float], bool]
 """Called with (epoch, validation accuracy) after each epoch; True stops the training."""
+
+
+# The bounds of a proxy: a candidate's training must stay a proxy, not a full training run.
+MAX_EPOCHS = 50
+MIN_BATCH_SIZE, MAX_BATCH_SIZE = 8, 1024
+MIN_TRAIN_IMAGES = 10
+MAX_LEARNING_RATE = 10.0
+Schedule = Literal["onecycle", "cosine"]
 
 
 @dataclass(frozen=True)
@@ -43,7 +51,7 @@ class ProxySettings:
     learning_rate: float = 0.03
     momentum: float = 0.9
     weight_decay: float = 5e-5
-    schedule: Literal["onecycle", "cosine"] = "onecycle"
+    schedule: Schedule = "onecycle"
     label_smoothing: float = 0.0
     bn_recalibration_batches: int = 10
     threads: int = 1
@@ -51,10 +59,10 @@ class ProxySettings:
 
     def __post_init__(self) -> None:
         checks = {
-            "epochs": 1 <= self.epochs <= 200,
-            "batch_size": 1 <= self.batch_size <= 4096,
-            "train_images": self.train_images >= 10,
-            "learning_rate": 0 < self.learning_rate <= 10,
+            "epochs": 1 <= self.epochs <= MAX_EPOCHS,
+            "batch_size": MIN_BATCH_SIZE <= self.batch_size <= MAX_BATCH_SIZE,
+            "train_images": MIN_TRAIN_IMAGES <= self.train_images <= MAX_IMAGES,
+            "learning_rate": 0 < self.learning_rate <= MAX_LEARNING_RATE,
             "momentum": 0 <= self.momentum < 1,
             "weight_decay": 0 <= self.weight_decay < 1,
             "schedule": self.schedule in ("onecycle", "cosine"),

@@ -72,7 +72,9 @@ def synflow(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> flo
         )
 
 
-PROXIES: dict[str, Callable[[nn.Module, torch.Tensor, torch.Tensor], float]] = {
+ProxyName = Literal["naswot", "grad_norm", "synflow"]
+Preference = Literal["high", "low"]
+PROXIES: dict[ProxyName, Callable[[nn.Module, torch.Tensor, torch.Tensor], float]] = {
     "naswot": naswot,
     "grad_norm": grad_norm,
     "synflow": synflow,
@@ -82,7 +84,7 @@ PROXIES: dict[str, Callable[[nn.Module, torch.Tensor, torch.Tensor], float]] = {
 # (Spearman -0.78: networks with exploding initial gradients, deep stacks without skips, train
 # worst in a short proxy); naswot (+0.11) and synflow (-0.06) hardly rank it at all, so they
 # keep their papers' direction. Other data may differ: run the benchmark on it.
-PREFERRED: dict[str, Literal["high", "low"]] = {
+PREFERRED: dict[ProxyName, Preference] = {
     "naswot": "high",
     "grad_norm": "low",
     "synflow": "high",
@@ -90,7 +92,7 @@ PREFERRED: dict[str, Literal["high", "low"]] = {
 
 
 def zero_cost_score(
-    name: str, arch: Arch, images: torch.Tensor, labels: torch.Tensor, seed: int = 0
+    name: ProxyName, arch: Arch, images: torch.Tensor, labels: torch.Tensor, seed: int = 0
 ) -> float:
     """Score ``arch`` (freshly built with ``seed``) on one minibatch; higher is better."""
     if name not in PROXIES:

@@ -20,7 +20,7 @@ from latency.database import create_db_engine
 from latency.device_predictor import DevicePredictors
 from search.engine import Candidate, Outcome, evaluate_candidate
 from search.latency_source import LatencySource, MeasuredLatency
-from search.study import load_study
+from search.study import RunningTrial
 from workers.predicted_latency import PredictedLatency
 from workers.queued_latency import QueuedLatency
 from workers.spec import JobSpec, ResolvedJob, resolve
@@ -61,9 +61,9 @@ def evaluate_in_worker(
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     job = _job(spec_json)
     latency = _latency_source(job, database_url)
-    study = (
-        load_study(job.settings, study_storage(database_url), study_name)
+    reports = (
+        RunningTrial.load(job.settings, study_storage(database_url), study_name, candidate.number)
         if job.settings.mode == "mnas"
         else None
     )
-    return evaluate_candidate(candidate, job.settings, job.train, job.validation, latency, study)
+    return evaluate_candidate(candidate, job.settings, job.train, job.validation, latency, reports)

@@ -15,9 +15,10 @@ from typing import Any
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
+from edgenas.errors import ConflictError, NotFoundError
 from latency.database import claim_oldest
-from latency.errors import ConflictError, NotFoundError
 from latency.tables import utcnow
+from workers.progress import JobProgress
 from workers.spec import JobSpec
 from workers.tables import FINISHED_STATES, Job, JobState
 
@@ -29,7 +30,7 @@ def submit_job(session: Session, spec: JobSpec, submitted: dict[str, Any]) -> Jo
         spec=submitted,
         state=JobState.QUEUED,
         cancel_requested=False,
-        progress={},
+        progress=JobProgress(budget=spec.budget.trials).model_dump(),
         claims=0,
     )
     session.add(job)
@@ -110,12 +111,12 @@ def release_job(session: Session, job_id: int, owner: str) -> None:
     )
 
 
-def record_progress(session: Session, job_id: int, owner: str, progress: dict[str, Any]) -> bool:
+def record_progress(session: Session, job_id: int, owner: str, progress: JobProgress) -> bool:
     """Store the runner's progress figures; False when the lease was lost meanwhile."""
     done = session.execute(
         update(Job)
         .where(Job.id == job_id, Job.lease_owner == owner, Job.state == JobState.RUNNING)
-        .values(progress=progress)
+        .values(progress=progress.model_dump())
         .execution_options(synchronize_session=False)
     )
     return done.rowcount == 1

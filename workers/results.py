@@ -11,18 +11,9 @@ from collections.abc import Sequence
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from search.engine import TrialRecord
 from search.results import front_of, pareto_html, pareto_png
-from space import parse_arch
+from search.trial_record import TrialRecord, record_of
 from workers.tables import study_name
-
-STATES = {
-    TrialState.COMPLETE: "complete",
-    TrialState.PRUNED: "pruned",
-    TrialState.FAIL: "failed",
-    TrialState.RUNNING: "running",
-    TrialState.WAITING: "waiting",
-}
 
 
 def job_trials(storage: optuna.storages.BaseStorage, job_id: int) -> list[FrozenTrial]:
@@ -32,33 +23,6 @@ def job_trials(storage: optuna.storages.BaseStorage, job_id: int) -> list[Frozen
     except KeyError:  # no such study yet: the job is still queued
         return []
     return study.get_trials(deepcopy=False)
-
-
-def record_of(trial: FrozenTrial, devices: Sequence[str]) -> TrialRecord:
-    """The engine's record of a trial, from what the study keeps."""
-    attrs = trial.user_attrs
-    latency = attrs.get("latency_ms", {})
-    screened = attrs.get("screened_out", False)
-    accuracies = tuple(attrs.get("epoch_accuracies", ()))
-    return TrialRecord(
-        number=trial.number,
-        arch=attrs.get("arch", ""),
-        arch_hash=parse_arch(attrs["arch"]).hash if "arch" in attrs else "",
-        accuracy=accuracies[-1] if accuracies else None,
-        latency_ms={d: latency[d] for d in devices if d in latency},
-        params=attrs.get("params", 0),
-        macs=attrs.get("macs", 0),
-        reward=trial.values[0] if trial.values and len(trial.values) == 1 else None,
-        state="screened" if screened else STATES.get(trial.state, trial.state.name.lower()),
-        epochs=len(accuracies),
-        stopped_early=attrs.get("stopped_early", False),
-        feasible=all(value <= 0 for value in trial.constraints.values()),
-        seconds=trial.duration.total_seconds() if trial.duration else 0.0,
-        epoch_accuracies=accuracies,
-        zero_cost=attrs.get("zero_cost"),
-        error=attrs.get("error"),
-        latency_predicted=tuple(attrs.get("latency_predicted", ())),
-    )
 
 
 def finished_records(trials: Sequence[FrozenTrial], devices: Sequence[str]) -> list[TrialRecord]:

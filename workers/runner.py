@@ -28,11 +28,12 @@ import ray
 from optuna.trial import TrialState
 from sqlalchemy.orm import Session, sessionmaker
 
-from search.engine import Candidate, TrialRecord, conclude, propose
-from search.pareto import hypervolume, pareto_front, reference_point
+from search.engine import Proposal, conclude, propose
 from search.study import create_study
+from search.trial_record import TrialRecord, retry_attrs, store_error
 from workers.evaluation import evaluate_in_worker
 from workers.jobs import claim_job, finish_job, record_progress, release_job, renew_lease
+from workers.progress import progress_of
 from workers.spec import JobSpec, SpecError, resolve
 from workers.study_storage import study_storage
 from workers.tables import Job, JobState, study_name
@@ -120,7 +121,7 @@ class Runner:
             else math.inf
         )
         capacity = self.settings.max_in_flight or max(1, int(ray.cluster_resources()["CPU"]))
-        in_flight: dict[ray.ObjectRef, Candidate] = {}
+        in_flight: dict[ray.ObjectRef, Proposal] = {}
         failures: list[str] = []
         started = time.monotonic()
         while True:
@@ -137,7 +138,7 @@ class Runner:
                     done += 1
                     continue
                 ref = self._evaluate.remote(
-                    spec_json, self.settings.database_url, study_name(job_id), proposal
+                    spec_json, self.settings.database_url, study_name(job_id), proposal.candidate
                 )
                 in_flight[ref] = proposal
             self._progress(job_id, study, settings.mode, len(in_flight), budget, started)
@@ -145,15 +146,15 @@ class Runner:
                 break
             ready, _ = ray.wait(list(in_flight), num_returns=1, timeout=self._beat_seconds())
             for ref in ready:
-                candidate = in_flight.pop(ref)
+                proposal = in_flight.pop(ref)
+                number = proposal.candidate.number
                 try:
-                    conclude(study, settings, candidate, ray.get(ref))
+                    conclude(study, settings, proposal, ray.get(ref))
                 except Exception as exc:  # the evaluation raised: the trial fails, the job goes on
-                    failures.append(f"trial {candidate.number}: {exc}")
-                    trial = optuna.trial.Trial(study, candidate.trial_id)
-                    trial.set_user_attr("error", f"{type(exc).__name__}: {exc}"[:MAX_ERROR_CHARS])
-                    study.tell(candidate.number, state=TrialState.FAIL)
-                    log.warning("job %d trial %d failed: %s", job_id, candidate.number, exc)
+                    failures.append(f"trial {number}: {exc}")
+                    store_error(proposal.trial, f"{type(exc).__name__}: {exc}"[:MAX_ERROR_CHARS])
+                    study.tell(proposal.trial, state=TrialState.FAIL)
+                    log.warning("job %d trial %d failed: %s", job_id, number, exc)
             if len(failures) >= self.settings.max_failed_trials:
                 for ref in in_flight:
                     ray.cancel(ref, force=True)
@@ -189,46 +190,5 @@ def _retry_abandoned(study: optuna.Study) -> None:
     """Trials a dead runner left running fail now and their architectures run again."""
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         study.tell(trial.number, state=TrialState.FAIL)
-        study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number})
+        study.enqueue_trial(trial.params, user_attrs=retry_attrs(trial.number))
         log.info("study %s: trial %d was abandoned; retrying it", study.study_name, trial.number)
-
-
-def _latency_counts(trials: list[optuna.trial.FrozenTrial]) -> dict[str, int]:
-    """Latencies the trials took from measurements (the devices' records) and from
-    predictions: each prediction is a measurement saved."""
-    timed = [t.user_attrs for t in trials if "latency_ms" in t.user_attrs]
-    predicted = sum(len(attrs.get("latency_predicted", ())) for attrs in timed)
-    return {
-        "latency_measured": sum(len(attrs["latency_ms"]) for attrs in timed) - predicted,
-        "measurements_saved": predicted,
-    }
-
-
-def progress_of(
-    study: optuna.Study, mode: str, running: int, budget: int, elapsed: float
-) -> dict[str, Any]:
-    """The figures ``GET /v1/jobs/{id}`` shows."""
-    trials = study.get_trials(deepcopy=False)
-    complete = [t for t in trials if t.state == TrialState.COMPLETE]
-    pruned = sum(t.state == TrialState.PRUNED for t in trials)
-    done = len(complete) + pruned
-    figures: dict[str, Any] = {
-        "trials_done": done,
-        "trials_running": running,
-        "trials_pruned": pruned,
-        "trials_failed": sum(t.state == TrialState.FAIL for t in trials),
-        "budget": budget,
-        "eta_seconds": elapsed / done * (budget - done) if done else None,
-        **_latency_counts(trials),
-    }
-    if mode == "mnas":
-        figures["best_reward"] = max((t.values[0] for t in complete), default=None)
-        return figures
-    points = [t.values for t in complete if not t.user_attrs.get("stopped_early")]
-    maximize = [True] + [False] * (len(points[0]) - 1 if points else 0)
-    figures["best_accuracy"] = max((p[0] for p in points), default=None)
-    if points:
-        front = [points[i] for i in pareto_front(points, maximize)]
-        reference = reference_point(maximize, [None] * len(maximize), points)
-        figures["hypervolume"] = hypervolume(front, maximize, reference)
-    return figures

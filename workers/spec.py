@@ -16,21 +16,28 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from latency.errors import InvalidRequestError
+from edgenas.errors import InvalidRequestError
 from latency.protocol import MeasurementSettings
-from search.data import DataError, ImageDataset, load_dataset
-from search.objectives import PRESETS, MnasReward
-from search.screening import ZeroCostScreen
-from search.strategies import make_sampler
-from search.study import Constraints, SearchSettings
-from search.train import ProxySettings
+from search.data import MAX_IMAGES, DataError, ImageDataset, load_dataset
+from search.objectives import PRESETS, MnasReward, RewardPreset
+from search.screening import ScreenAction, ZeroCostScreen
+from search.strategies import StrategyName, check_objective, make_sampler
+from search.study import MAX_DEVICES, MAX_TRIALS, Constraints, Mode, PrunerName, SearchSettings
+from search.train import (
+    MAX_BATCH_SIZE,
+    MAX_EPOCHS,
+    MAX_LEARNING_RATE,
+    MIN_BATCH_SIZE,
+    MIN_TRAIN_IMAGES,
+    ProxySettings,
+    Schedule,
+)
+from search.zero_cost import Preference, ProxyName
 from space.errors import SpaceError
 from space.presets import search_space
 from space.profiler import profile_arch
 from space.spaces import SearchSpace, space_from_dict
 
-MAX_DEVICES = 8
-MAX_TRIALS = 10_000
 FEASIBILITY_SAMPLES = 256  # architectures tried when checking that a constraint can be met
 
 
@@ -41,11 +48,11 @@ class Strict(BaseModel):
 class ProxySpec(Strict):
     """Proxy training (``search.train.ProxySettings``)."""
 
-    epochs: int = Field(3, ge=1, le=50)
-    batch_size: int = Field(64, ge=8, le=1024)
-    train_images: int = Field(4000, ge=10, le=200_000)
-    learning_rate: float = Field(0.03, gt=0, le=10)
-    schedule: Literal["onecycle", "cosine"] = "onecycle"
+    epochs: int = Field(3, ge=1, le=MAX_EPOCHS)
+    batch_size: int = Field(64, ge=MIN_BATCH_SIZE, le=MAX_BATCH_SIZE)
+    train_images: int = Field(4000, ge=MIN_TRAIN_IMAGES, le=MAX_IMAGES)
+    learning_rate: float = Field(0.03, gt=0, le=MAX_LEARNING_RATE)
+    schedule: Schedule = "onecycle"
     label_smoothing: float = Field(0.0, ge=0, lt=1)
     validation_share: float = Field(0.2, gt=0, lt=1)
 
@@ -53,12 +60,12 @@ class ProxySpec(Strict):
 class ObjectiveSpec(Strict):
     """``pareto`` (accuracy up, latency down per device) or ``mnas`` (MnasNet's reward)."""
 
-    mode: Literal["pareto", "mnas"] = "pareto"
+    mode: Mode = "pareto"
     targets_ms: dict[str, float] = Field(default_factory=dict)
-    reward: Literal["soft", "hard"] | None = None
+    reward: RewardPreset | None = None
     alpha: float | None = Field(None, le=0)
     beta: float | None = Field(None, le=0)
-    pruner: Literal["none", "median", "successive_halving", "hyperband"] = "median"
+    pruner: PrunerName = "median"
     early_stop: bool = True
 
     @model_validator(mode="after")
@@ -85,14 +92,14 @@ class ConstraintSpec(Strict):
 
 
 class StrategySpec(Strict):
-    name: Literal["random", "tpe", "nsga2", "nsga3", "evolution", "rl"] = "tpe"
+    name: StrategyName = "tpe"
     settings: dict[str, Any] = Field(default_factory=dict)
 
 
 class ZeroCostSpec(Strict):
-    proxy: Literal["naswot", "grad_norm", "synflow"] = "grad_norm"
-    action: Literal["rank", "prescreen"] = "prescreen"
-    prefer: Literal["high", "low"] | None = None
+    proxy: ProxyName = "grad_norm"
+    action: ScreenAction = "prescreen"
+    prefer: Preference | None = None
     keep: float = Field(0.5, gt=0, le=1)
 
 
@@ -136,8 +143,7 @@ class JobSpec(Strict):
             unknown = sorted(set(names) - set(self.devices))
             if unknown:
                 raise ValueError(f"{field}: {unknown} are not among the job's devices")
-        if self.strategy.name == "rl" and self.objective.mode != "mnas":
-            raise ValueError("strategy 'rl' optimises one reward: use objective.mode 'mnas'")
+        check_objective(self.strategy.name, multi_objective=self.objective.mode == "pareto")
         return self
 
 

@@ -126,24 +126,24 @@ def _submit(client: Any, spec: dict[str, Any]) -> dict[str, Any]:
 def _follow(client: Any, job_id: int, console: Any) -> None:
     """A progress bar until the job is finished."""
     from api.cli.progress_bar import search_progress
+    from workers.progress import JobProgress
 
     with search_progress(console) as progress:
         task = None
         while True:
             job = client.get(f"/v1/jobs/{job_id}").json()
-            figures = job["progress"]
-            if figures and task is None:
-                task = progress.add_task("", total=figures["budget"])
-            if task is not None:
-                best = figures.get("best_accuracy")
-                description = f"{figures['trials_running']} running"
-                if best is not None:
-                    description += (
-                        f", best accuracy {best:.3f}, hypervolume {figures['hypervolume']:.3f}"
-                    )
-                if figures.get("measurements_saved"):
-                    description += f", {figures['measurements_saved']} measurements saved"
-                progress.update(task, completed=figures["trials_done"], description=description)
+            figures = JobProgress.model_validate(job["progress"])
+            if task is None:
+                task = progress.add_task("", total=figures.budget)
+            description = f"{figures.trials_running} running"
+            if figures.best_accuracy is not None and figures.hypervolume is not None:
+                description += (
+                    f", best accuracy {figures.best_accuracy:.3f}, "
+                    f"hypervolume {figures.hypervolume:.3f}"
+                )
+            if figures.measurements_saved:
+                description += f", {figures.measurements_saved} measurements saved"
+            progress.update(task, completed=figures.trials_done, description=description)
             if job["state"] in ("succeeded", "failed", "cancelled"):
                 break
             time.sleep(POLL_SECONDS)

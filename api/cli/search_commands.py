@@ -3,13 +3,23 @@ Runtime (the device ``local``). Jobs on registered devices go through the server
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from api.client.options import fail
-from latency.local import LOCAL
+from latency.local import LOCAL, local_latency
+
+if TYPE_CHECKING:
+    import optuna
+    from rich.progress import Progress, TaskID
+
+    from search.study import SearchSettings
+    from search.trial_record import TrialRecord
+    from workers.spec import ResolvedJob
 
 app = typer.Typer(help="Architecture search.", no_args_is_help=True)
 
@@ -27,10 +37,10 @@ def run(
     strategy: Annotated[str, typer.Option(help="random, tpe, nsga2, nsga3, evolution, rl")] = (
         "tpe"
     ),
-    trials: Annotated[int, typer.Option(min=1, max=10_000)] = 30,
+    trials: Annotated[int, typer.Option(help="Trials (the job spec's budget.trials)")] = 30,
     seed: Annotated[int, typer.Option()] = 0,
-    epochs: Annotated[int, typer.Option(min=1, max=200, help="Proxy epochs")] = 3,
-    train_images: Annotated[int, typer.Option(min=10, help="Proxy training images")] = 4000,
+    epochs: Annotated[int, typer.Option(help="Proxy epochs")] = 3,
+    train_images: Annotated[int, typer.Option(help="Proxy training images")] = 4000,
     latency_runs: Annotated[int, typer.Option(min=1, max=10_000)] = 50,
     early_stop: Annotated[
         bool, typer.Option(help="pareto mode: stop candidates the front clearly dominates")
@@ -48,74 +58,110 @@ def run(
 ) -> None:
     """Search SPACE on DATA for accurate networks that are fast on this machine."""
     import optuna
-    from rich.console import Console
 
-    from api.cli.front_table import front_table
-    from api.cli.progress_bar import search_progress
-    from latency.local import local_latency
-    from search.data import DataError, load_dataset
     from search.engine import run_trial
-    from search.objectives import MnasReward
-    from search.results import summary, write_results
-    from search.screening import ZeroCostScreen
-    from search.study import SearchSettings, create_study
-    from search.train import ProxySettings
-    from space.presets import search_space
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # the progress bar says it all
     if device != LOCAL:
         raise fail(f"device {device!r}: in-process searches time on 'local' only")
-    try:
-        dataset = load_dataset(data)
-        chosen = search_space(space).with_task(
-            resolution=dataset.resolution,
-            in_channels=dataset.channels,
-            num_classes=len(dataset.classes),
-        )
-        mnas = None
-        if mode == "mnas":
-            if target_ms is None:
-                raise ValueError("mode 'mnas' needs --target-ms")
-            mnas = MnasReward.preset(reward, {LOCAL: target_ms})
-        settings = SearchSettings(
-            space=chosen,
-            devices=(LOCAL,),
-            mode=mode,  # type: ignore[arg-type]
-            reward=mnas,
-            strategy=strategy,
-            trials=trials,
-            seed=seed,
-            proxy=ProxySettings(epochs=epochs, train_images=train_images, seed=seed),
-            early_stop=early_stop,
-            zero_cost=(
-                ZeroCostScreen(zero_cost, zero_cost_action, zero_cost_prefer)  # type: ignore[arg-type]
-                if zero_cost
-                else None
-            ),
-        )
-        study = create_study(settings)
-    except (DataError, ValueError, KeyError) as exc:
-        raise fail(str(exc).strip("'\"")) from None
-    train, validation = dataset.split(0.2, seed)
+    spec = {
+        "name": "edgenas search run",
+        "space": space,
+        "data": data,
+        "devices": [LOCAL],
+        "objective": {"mode": mode, "early_stop": early_stop}
+        | ({"reward": reward} if mode == "mnas" else {})
+        | ({"targets_ms": {LOCAL: target_ms}} if target_ms is not None else {}),
+        "strategy": {"name": strategy},
+        "proxy": {"epochs": epochs, "train_images": train_images},
+        "zero_cost": {"proxy": zero_cost, "action": zero_cost_action, "prefer": zero_cost_prefer}
+        if zero_cost
+        else None,
+        "budget": {"trials": trials},
+        "seed": seed,
+    }
+    job = _resolve(spec)
+    study = _create_study(job.settings)
     latency = local_latency(latency_runs)
-    console = Console()
-    records = []
-    with search_progress(console) as progress:
-        task = progress.add_task("", total=trials)
+    records: list[TrialRecord] = []
+    with _progress() as (progress, task):
+        progress.update(task, total=trials)
         for _ in range(trials):
-            record = run_trial(study, settings, train, validation, latency)
-            records.append(record)
+            records.append(run_trial(study, job.settings, job.train, job.validation, latency))
             progress.update(task, advance=1, description=_progress_line(records))
+    _report(records, out)
+
+
+# The job spec's fields as this command's flags, so that a refused value names the flag.
+FLAGS = {
+    "objective.mode": "--mode",
+    "objective.targets_ms": "--target-ms",
+    "objective.reward": "--reward",
+    "strategy.name": "--strategy",
+    "proxy.epochs": "--epochs",
+    "proxy.train_images": "--train-images",
+    "zero_cost.proxy": "--zero-cost",
+    "zero_cost.action": "--zero-cost-action",
+    "zero_cost.prefer": "--zero-cost-prefer",
+    "budget.trials": "--trials",
+}
+
+
+def _resolve(spec: dict[str, Any]) -> ResolvedJob:
+    """The spec checked and resolved as a job's is (``workers.spec``), or one error line."""
+    from pydantic import ValidationError
+
+    from workers.spec import JobSpec, SpecError, resolve
+
+    try:
+        return resolve(JobSpec.model_validate(spec))
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = ".".join(str(part) for part in error["loc"])
+        message = error["msg"].removeprefix("Value error, ")
+        if field in FLAGS:
+            raise fail(f"{FLAGS[field]} {error['input']!r}: {message}") from None
+        raise fail(f"{field}: {message}" if field else message) from None
+    except SpecError as exc:
+        raise fail(str(exc)) from None
+
+
+def _create_study(settings: SearchSettings) -> optuna.Study:
+    from search.study import create_study
+
+    try:
+        return create_study(settings)
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+
+
+@contextmanager
+def _progress() -> Iterator[tuple[Progress, TaskID]]:
+    from rich.console import Console
+
+    from api.cli.progress_bar import search_progress
+
+    with search_progress(Console()) as progress:
+        yield progress, progress.add_task("")
+
+
+def _report(records: list[TrialRecord], out: Path | None) -> None:
+    """The front as a table, its hypervolume and, with ``--out``, the result files."""
+    from rich.console import Console
+
+    from api.cli.front_table import front_table
+    from search.results import summary, write_results
+
+    console = Console()
     result = summary(records, (LOCAL,))
-    table = front_table(result["front"], LOCAL, f"Pareto front ({len(records)} trials)")  # type: ignore[arg-type]
-    console.print(table)
+    console.print(front_table(result["front"], LOCAL, f"Pareto front ({len(records)} trials)"))
     console.print(f"hypervolume {result['hypervolume']:.4f}")
     if out is not None:
         for path in write_results(out, records, (LOCAL,)):
             console.print(f"wrote {path}")
 
 
-def _progress_line(records: list) -> str:  # type: ignore[type-arg]
+def _progress_line(records: list[TrialRecord]) -> str:
     """The last trial and the best accuracy so far (zero-cost skipped trials have none)."""
     last = records[-1]
     scored = [r.accuracy for r in records if r.accuracy is not None]

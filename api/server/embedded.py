@@ -18,9 +18,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.server.database import upgrade_database
 from api.server.settings import Settings
+from edgenas.errors import NotFoundError
 from latency.database import create_db_engine
 from latency.devices import device_by_name, register_device, rotate_token
-from latency.errors import NotFoundError
 from workers.runner import Runner, RunnerSettings
 
 log = logging.getLogger("edgenas.embedded")

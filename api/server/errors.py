@@ -8,7 +8,7 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from latency.errors import ConflictError, InvalidRequestError, NotFoundError
+from edgenas.errors import ConflictError, InvalidRequestError, NotFoundError
 from space import SpaceError
 
 _STATUS_CODES = {

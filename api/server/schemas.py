@@ -9,10 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from latency.calibration import MAX_CALIBRATION, MAX_CALIBRATION_LAYERS
 from latency.measurement_csv import MAX_IMPORT_BATCH
-from latency.protocol import MeasurementResult, MeasurementSettings
-
-NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
-MAX_FACTS = 50
+from latency.protocol import MAX_FACTS, NAME_PATTERN, MeasurementSettings
+from workers.progress import JobProgress
 
 
 class DeviceCreate(BaseModel):
@@ -164,42 +162,6 @@ class LatencyOut(BaseModel):
     error: str | None = None
 
 
-class Heartbeat(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    facts: dict[str, Any] = Field(default_factory=dict, max_length=MAX_FACTS)
-
-
-class AgentRef(BaseModel):
-    """Which agent process of the device speaks (a device may run several)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    agent_id: str = Field(pattern=NAME_PATTERN)
-
-
-class LeaseRequest(AgentRef):
-    wait_seconds: float = Field(0, ge=0, le=300)
-
-
-class TaskOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: int
-    arch: str
-    arch_hash: str
-    input_shape: list[int]
-    settings: MeasurementSettings
-    attempts: int
-
-
-class TaskReport(AgentRef):
-    """Either a result or the error that prevented one."""
-
-    result: MeasurementResult | None = None
-    error: str | None = Field(None, max_length=20_000)
-
-
 class JobOut(BaseModel):
     """A job as the API shows it: the spec as submitted, state and progress."""
 
@@ -209,7 +171,7 @@ class JobOut(BaseModel):
     name: str
     state: str
     spec: dict[str, Any]
-    progress: dict[str, Any]
+    progress: JobProgress
     error: str | None
     cancel_requested: bool
     created_at: datetime

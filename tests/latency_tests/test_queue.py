@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
+from edgenas.errors import ConflictError, NotFoundError
 from latency.database import create_db_engine
 from latency.devices import authenticate_device, delete_device, device_by_name, register_device
-from latency.errors import ConflictError, NotFoundError
 from latency.protocol import MeasurementResult, MeasurementSettings
 from latency.queue import (
     complete_task,

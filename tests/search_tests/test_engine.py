@@ -10,7 +10,7 @@ import pytest
 
 from latency.bench import time_onnx
 from search.data import load_dataset
-from search.engine import Candidate, _stopper, propose, run_search
+from search.engine import Proposal, _stopper, propose, run_search
 from search.objectives import MnasReward
 from search.pareto import dominates
 from search.screening import ZeroCostScreen
@@ -92,15 +92,17 @@ def test_pareto_candidates_dominated_by_the_front_at_the_same_epoch_stop_early(d
             user_attrs={"epoch_accuracies": [0.60, 0.95], "latency_ms": {"cpu": 1.0}},
         )
     )
-    candidate = propose(study, settings, digits[0])
-    assert isinstance(candidate, Candidate) and len(candidate.front) == 1
-    slower = _stopper(study, settings, candidate, {"cpu": 2.0})
-    faster = _stopper(study, settings, candidate, {"cpu": 0.5})
+    proposal = propose(study, settings, digits[0])
+    assert isinstance(proposal, Proposal)
+    candidate = proposal.candidate
+    assert len(candidate.front) == 1
+    slower = _stopper(None, settings, candidate, {"cpu": 2.0})
+    faster = _stopper(None, settings, candidate, {"cpu": 0.5})
     assert slower(0, 0.50) and not slower(0, 0.58)  # the member had 0.60 after epoch one
     assert slower(1, 0.85) and not slower(1, 0.93)  # and 0.95 after two
     assert not faster(0, 0.10)  # faster than the front: never dominated
     unstopped = replace(settings, early_stop=False)
-    assert not _stopper(study, unstopped, candidate, {"cpu": 2.0})(0, 0.10)
+    assert not _stopper(None, unstopped, candidate, {"cpu": 2.0})(0, 0.10)
 
 
 @pytest.mark.parametrize(("proxy", "prefer"), [("synflow", "high"), ("grad_norm", "low")])

@@ -46,11 +46,13 @@ def test_a_small_search_writes_its_front_and_plots(tmp_path: Path) -> None:
     [
         (["--device", "pixel"], "'local' only"),
         (["--data", "/nonexistent"], "not found"),
-        (["--mode", "mnas"], "needs --target-ms"),
-        (["--strategy", "annealing"], "unknown strategy"),
+        (["--mode", "mnas"], "needs targets_ms"),
+        (["--strategy", "annealing"], "--strategy 'annealing'"),
         (["--space", "nasnet"], "nasnet"),
-        (["--zero-cost", "magic"], "zero-cost proxy 'magic'"),
-        (["--zero-cost", "synflow", "--zero-cost-action", "often"], "zero-cost action 'often'"),
+        (["--zero-cost", "magic"], "--zero-cost 'magic'"),
+        (["--zero-cost", "synflow", "--zero-cost-action", "often"], "--zero-cost-action 'often'"),
+        (["--trials", "20000"], "--trials 20000"),
+        (["--mode", "pareto", "--strategy", "rl"], "use objective.mode 'mnas'"),
     ],
 )
 def test_bad_arguments_are_one_clear_line(args: list[str], message: str) -> None:

@@ -94,7 +94,7 @@ def test_rl_resumes_from_the_study_not_from_memory() -> None:
     ("strategy", "kwargs", "message"),
     [
         ("annealing", {}, "unknown strategy 'annealing'"),
-        ("rl", {"multi_objective": True}, "use mode 'mnas'"),
+        ("rl", {"multi_objective": True}, "use objective.mode 'mnas'"),
         ("evolution", {"settings": {"population_size": 4, "sample_size": 5}}, "sample_size"),
         ("tpe", {"settings": {"warp_drive": True}}, "strategy 'tpe'"),
     ],

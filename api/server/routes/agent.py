@@ -8,9 +8,8 @@ from fastapi import APIRouter, Request, Response
 from sqlalchemy.orm import Session
 
 from api.server.deps import DeviceId, in_transaction, settings_of
-from api.server.schemas import AgentRef, Heartbeat, LeaseRequest, TaskOut, TaskReport
 from latency.devices import get_device, heartbeat
-from latency.errors import InvalidRequestError
+from latency.protocol import AgentRef, Heartbeat, LeasedTask, LeaseRequest, TaskReport
 from latency.queue import (
     complete_task,
     fail_task,
@@ -30,19 +29,19 @@ async def beat(body: Heartbeat, device_id: DeviceId, request: Request) -> Respon
     return Response(status_code=204)
 
 
-@router.post("/tasks/lease", response_model=TaskOut, responses={204: {"description": "none"}})
-async def lease(body: LeaseRequest, device_id: DeviceId, request: Request) -> TaskOut | Response:
+@router.post("/tasks/lease", response_model=LeasedTask, responses={204: {"description": "none"}})
+async def lease(body: LeaseRequest, device_id: DeviceId, request: Request) -> LeasedTask | Response:
     """Lease this device's oldest pending task, long-polling up to ``wait_seconds``."""
     settings = settings_of(request)
     duration = timedelta(seconds=settings.lease_seconds)
 
-    def take(session: Session) -> TaskOut | None:
+    def take(session: Session) -> LeasedTask | None:
         device = get_device(session, device_id)
         heartbeat(session, device)
         task = lease_next(session, device, body.agent_id, duration)
-        return None if task is None else TaskOut.model_validate(task)
+        return None if task is None else LeasedTask.model_validate(task)
 
-    async def attempt() -> TaskOut | None:
+    async def attempt() -> LeasedTask | None:
         return await in_transaction(request, take)
 
     wait = min(body.wait_seconds, settings.max_wait_seconds)
@@ -63,8 +62,6 @@ async def model(task_id: int, device_id: DeviceId, request: Request) -> Response
 @router.post("/tasks/{task_id}/result", status_code=204)
 async def report(task_id: int, body: TaskReport, device_id: DeviceId, request: Request) -> Response:
     """A measurement, or the error that prevented it (the task then fails with that text)."""
-    if (body.result is None) == (body.error is None):
-        raise InvalidRequestError("send exactly one of 'result' and 'error'")
 
     def store(session: Session) -> None:
         device = get_device(session, device_id)

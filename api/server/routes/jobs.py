@@ -11,18 +11,13 @@ from starlette.concurrency import run_in_threadpool
 
 from api.server.deps import in_transaction, require_user
 from api.server.schemas import JobOut, JobPage, ParetoOut, TrialOut, TrialPage
+from edgenas.errors import NotFoundError
 from latency.device_predictor import measured_architectures
 from latency.devices import device_by_name
-from latency.errors import NotFoundError
 from latency.predictor import MIN_MEASUREMENTS
+from search.trial_record import record_of
 from workers.jobs import cancel_job, get_job, list_jobs, submit_job
-from workers.results import (
-    job_pareto_html,
-    job_pareto_png,
-    job_trials,
-    pareto_members,
-    record_of,
-)
+from workers.results import job_pareto_html, job_pareto_png, job_trials, pareto_members
 from workers.spec import JobSpec, SpecError, resolve
 from workers.tables import JobState
 
@@ -155,11 +150,11 @@ async def pareto_image(job_id: int, request: Request) -> Response:
 @router.get("/{job_id}/trials/{number}/model.onnx")
 async def model(job_id: int, number: int, request: Request) -> Response:
     """The trial's architecture as ONNX (freshly initialised weights: trials keep no weights)."""
-    _, found = await _job_and_trials(request, job_id)
-    trial = next((t for t in found if t.number == number), None)
-    if trial is None or "arch" not in trial.user_attrs:
+    devices, found = await _job_and_trials(request, job_id)
+    trial = next((record_of(t, devices) for t in found if t.number == number), None)
+    if trial is None or not trial.arch:
         raise NotFoundError(f"job {job_id} has no trial {number}")
-    data = await run_in_threadpool(_export, trial.user_attrs["arch"])
+    data = await run_in_threadpool(_export, trial.arch)
     filename = f"job{job_id}-trial{number}.onnx"
     return Response(
         data,

@@ -8,8 +8,8 @@ from starlette.concurrency import run_in_threadpool
 
 from api.server.deps import in_transaction, require_user, settings_of
 from api.server.schemas import LatencyOut, LatencyRequest, RecordOut
+from edgenas.errors import NotFoundError
 from latency.devices import device_by_name
-from latency.errors import NotFoundError
 from latency.queue import request_measurement
 from latency.tables import Device, LatencyRecord, MeasurementTask, TaskState
 from space.references import resolve_arch

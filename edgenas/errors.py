@@ -1,0 +1,22 @@
+"""Service-wide errors: what any package raises when a request cannot be served, and what the
+server maps to an HTTP status (``api.server.errors``). Each package keeps its own narrower
+errors (``space.SpaceError``, ``latency.errors.PredictorError``, ``workers.spec.SpecError``)
+as subclasses or beside these."""
+
+from __future__ import annotations
+
+
+class ServiceError(Exception):
+    """Base class of the errors a request can meet."""
+
+
+class NotFoundError(ServiceError):
+    """No such object, or not one the caller may see (404)."""
+
+
+class ConflictError(ServiceError):
+    """The request clashes with the current state: a taken name, a task no longer leased (409)."""
+
+
+class InvalidRequestError(ServiceError, ValueError):
+    """Well-formed but unusable input (422)."""

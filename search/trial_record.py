@@ -1,0 +1,156 @@
+"""What a trial of a search stores, defined once.
+
+A trial lives in its Optuna study: the sampler's parameters, the objective values, the
+constraints, and EdgeNAS's user attributes. ``TrialAttrs`` is those attributes typed; its
+field names are the attribute keys, and the ``store_*`` functions are the only writers, one per
+stage of a trial (proposed, evaluated, failed, retried). ``TrialRecord`` is the whole trial as
+everything downstream reads it (the search loop, the job runner, the REST routes, the result
+files), built from a finished trial by ``record_of``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+from search.strategies import violation
+from space import parse_arch
+
+
+@dataclass(frozen=True)
+class TrialAttrs:
+    """A trial's user attributes; each field name is its Optuna attribute key."""
+
+    arch: str = ""  # the canonical architecture string
+    params: int = 0
+    macs: int = 0
+    zero_cost: float | None = None  # the zero-cost proxy's score, when the search has one
+    screened_out: bool = False  # skipped by the zero-cost pre-screen (no latency, no training)
+    latency_ms: Mapping[str, float] = field(default_factory=dict)  # kept latency per device
+    predicted_ms: Mapping[str, float] = field(default_factory=dict)  # every prediction made
+    latency_predicted: tuple[str, ...] = ()  # devices whose kept latency is a prediction
+    epoch_accuracies: tuple[float, ...] = ()  # held-out accuracy after every epoch trained
+    stopped_early: bool = False
+    error: str | None = None  # why the evaluation failed
+    retry_of: int | None = None  # the abandoned trial this one runs again
+
+    @classmethod
+    def of(cls, trial: FrozenTrial) -> TrialAttrs:
+        """The attributes ``trial`` stores (JSON lists come back as tuples)."""
+        stored = trial.user_attrs
+        values = {f.name: stored[f.name] for f in fields(cls) if f.name in stored}
+        for name in ("latency_predicted", "epoch_accuracies"):
+            if name in values:
+                values[name] = tuple(values[name])
+        return cls(**values)
+
+
+KEYS = frozenset(f.name for f in fields(TrialAttrs))
+
+
+def _store(trial: optuna.Trial, **values: Any) -> None:
+    unknown = set(values) - KEYS
+    if unknown:
+        raise KeyError(f"not trial attributes: {sorted(unknown)}")
+    for key, value in values.items():
+        trial.set_user_attr(key, value)
+
+
+def store_proposal(
+    trial: optuna.Trial, *, arch: str, params: int, macs: int, zero_cost: float | None
+) -> None:
+    """What is known once a candidate is decoded and profiled."""
+    _store(trial, arch=arch, params=params, macs=macs)
+    if zero_cost is not None:
+        _store(trial, zero_cost=zero_cost)
+
+
+def store_screened(trial: optuna.Trial) -> None:
+    _store(trial, screened_out=True)
+
+
+def store_evaluation(
+    trial: optuna.Trial,
+    *,
+    latency_ms: Mapping[str, float],
+    predicted_ms: Mapping[str, float],
+    latency_predicted: Sequence[str],
+    epoch_accuracies: Sequence[float],
+    stopped_early: bool,
+) -> None:
+    """What the candidate's evaluation found: its latencies (and which were predicted) and
+    its accuracy after every epoch."""
+    _store(trial, latency_ms=dict(latency_ms))
+    if predicted_ms:
+        _store(trial, predicted_ms=dict(predicted_ms), latency_predicted=list(latency_predicted))
+    _store(trial, epoch_accuracies=list(epoch_accuracies), stopped_early=stopped_early)
+
+
+def store_error(trial: optuna.Trial, error: str) -> None:
+    _store(trial, error=error)
+
+
+def retry_attrs(number: int) -> dict[str, Any]:
+    """The attributes of a trial enqueued to run trial ``number``'s architecture again."""
+    return {"retry_of": number}
+
+
+@dataclass(frozen=True)
+class TrialRecord:
+    """One evaluated candidate."""
+
+    number: int
+    arch: str
+    arch_hash: str
+    accuracy: float | None  # None when the zero-cost pre-screen skipped it
+    latency_ms: Mapping[str, float]
+    params: int
+    macs: int
+    reward: float | None
+    state: str  # complete, pruned, screened, failed, running or waiting
+    epochs: int
+    stopped_early: bool
+    feasible: bool
+    seconds: float
+    epoch_accuracies: tuple[float, ...] = ()
+    zero_cost: float | None = None
+    error: str | None = None  # why the evaluation failed (jobs keep failed trials)
+    latency_predicted: tuple[str, ...] = ()  # devices whose latency was predicted, not measured
+
+
+STATES = {
+    TrialState.COMPLETE: "complete",
+    TrialState.PRUNED: "pruned",
+    TrialState.FAIL: "failed",
+    TrialState.RUNNING: "running",
+    TrialState.WAITING: "waiting",
+}
+
+
+def record_of(trial: FrozenTrial, devices: Sequence[str]) -> TrialRecord:
+    """The record of a trial, from what its study keeps."""
+    attrs = TrialAttrs.of(trial)
+    accuracies = attrs.epoch_accuracies
+    return TrialRecord(
+        number=trial.number,
+        arch=attrs.arch,
+        arch_hash=parse_arch(attrs.arch).hash if attrs.arch else "",
+        accuracy=accuracies[-1] if accuracies else None,
+        latency_ms={d: attrs.latency_ms[d] for d in devices if d in attrs.latency_ms},
+        params=attrs.params,
+        macs=attrs.macs,
+        reward=trial.values[0] if trial.values and len(trial.values) == 1 else None,
+        state="screened" if attrs.screened_out else STATES[trial.state],
+        epochs=len(accuracies),
+        stopped_early=attrs.stopped_early,
+        feasible=violation(trial) <= 0,
+        seconds=trial.duration.total_seconds() if trial.duration else 0.0,
+        epoch_accuracies=accuracies,
+        zero_cost=attrs.zero_cost,
+        error=attrs.error,
+        latency_predicted=attrs.latency_predicted,
+    )
