@@ -10,9 +10,11 @@ as a probe (``space.probes``): timed alone, they make the device's layer lookup 
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 
 from latency.selection import informative_subset
 from space import Arch
+from space.presets import search_space
 from space.probes import space_probes
 from space.spaces import SearchSpace
 
@@ -44,3 +46,30 @@ def calibration_layers(space: SearchSpace, seed: int = 0) -> list[Arch]:
     """Every distinct layer of ``space`` as a probe; ``SearchSpaceError`` past
     ``MAX_CALIBRATION_LAYERS``."""
     return space_probes(space, MAX_CALIBRATION_LAYERS, seed)
+
+
+@dataclass(frozen=True)
+class CalibrationPlan:
+    """What calibrating a device on a space measures: networks spread over the space and,
+    if asked for, every distinct layer of it as a probe."""
+
+    networks: list[Arch]
+    probes: list[Arch]
+
+    @property
+    def archs(self) -> list[Arch]:
+        return self.networks + self.probes
+
+
+def calibration_plan(
+    space_name: str, *, resolution: int | None, count: int, layers: bool, seed: int
+) -> CalibrationPlan:
+    """The plan for a shipped space, at ``resolution`` (the job to come's; default the
+    space's own)."""
+    space = search_space(space_name)
+    if resolution is not None:
+        space = space.with_task(
+            resolution=resolution, in_channels=space.in_channels, num_classes=space.num_classes
+        )
+    probes = calibration_layers(space, seed) if layers else []
+    return CalibrationPlan(calibration_archs(space, count, seed), probes)

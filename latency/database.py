@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, create_engine, event, select, update
-from sqlalchemy.engine import Engine
+from sqlalchemy import ColumnElement, Executable, create_engine, event, inspect, select, update
+from sqlalchemy.engine import CursorResult, Engine
 from sqlalchemy.orm import Session
 
 Row = TypeVar("Row")
@@ -30,6 +30,14 @@ def _sqlite_pragmas(connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def rows_changed(session: Session, statement: Executable) -> int:
+    """How many rows an UPDATE or DELETE changed (its cursor's row count)."""
+    result = session.execute(statement)
+    if not isinstance(result, CursorResult):
+        raise TypeError("rows_changed takes an UPDATE or DELETE statement")
+    return result.rowcount
+
+
 def claim_oldest(
     session: Session, table: type[Row], claimable: ColumnElement[bool], values: dict[str, Any]
 ) -> Row | None:
@@ -39,20 +47,21 @@ def claim_oldest(
     on SQLite and PostgreSQL alike; PostgreSQL's ``SKIP LOCKED`` also lets the loser move on
     to the next row at once. A lost race retries (a few times) with the next candidate.
     """
-    key = table.id  # type: ignore[attr-defined]
+    key = inspect(table).primary_key[0]
     for _ in range(CLAIM_RACE_RETRIES):
         candidate = session.scalar(
             select(key).where(claimable).order_by(key).limit(1).with_for_update(skip_locked=True)
         )
         if candidate is None:
             return None
-        claimed = session.execute(
+        claimed = rows_changed(
+            session,
             update(table)
             .where(key == candidate, claimable)
             .values(**values)
-            .execution_options(synchronize_session=False)
+            .execution_options(synchronize_session=False),
         )
-        if claimed.rowcount == 1:  # type: ignore[attr-defined]
+        if claimed == 1:
             row = session.get(table, candidate)
             session.refresh(row)
             return row

@@ -160,12 +160,12 @@ def _load_image_folder(root: Path) -> ImageDataset:
         raise DataError(f"{root}: no images found in class folders ({root}/<class>/<image>.png)")
     if len(files) > MAX_IMAGES:
         raise DataError(f"{root}: {len(files)} images; at most {MAX_IMAGES:,} are supported")
-    pictures = []
+    pictures: list[Image.Image] = []
     for _, file in files:
         try:
-            with Image.open(file) as picture:
-                picture.load()
-                pictures.append(picture.copy())
+            with Image.open(file) as opened:
+                opened.load()
+                pictures.append(opened.copy())
         except (OSError, UnidentifiedImageError) as exc:
             raise DataError(f"{file}: not a readable image ({exc})") from None
     first = pictures[0]

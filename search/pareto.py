@@ -6,6 +6,10 @@ by a reference point that every counted point must strictly beat; EdgeNAS's refe
 (accuracy, latency per device, ...) is accuracy 0 and, for each cost, the search's own bound
 (the latency target, or 2x the largest value seen when there is none): see
 :func:`reference_point`. Points that do not beat it add nothing.
+
+The hypervolume is exact: a sweep in two dimensions, slices of sweeps in three, and WFG (While,
+Bradstreet and Barone 2012: the sum of each point's exclusive volume, computed on the "limit
+set" of the points after it) above three.
 """
 
 from __future__ import annotations
@@ -13,7 +17,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from optuna._hypervolume import compute_hypervolume  # exact (WFG above 2 objectives)
 
 Point = Sequence[float]
 
@@ -71,8 +74,8 @@ def reference_point(
     for i, up in enumerate(maximize):
         if up:
             reference.append(0.0)
-        elif cost_bounds[i] is not None:
-            reference.append(float(cost_bounds[i]))
+        elif (bound := cost_bounds[i]) is not None:
+            reference.append(float(bound))
         else:
             reference.append(2.0 * float(largest[i]) if largest is not None else 1.0)
     return reference
@@ -87,7 +90,63 @@ def hypervolume(points: Sequence[Point], maximize: Sequence[bool], reference: Po
     inside = values[np.all(values < bound, axis=1)]
     if not len(inside):
         return 0.0
-    return float(compute_hypervolume(inside, bound))
+    return _volume(_minimal(inside), bound)
+
+
+def _minimal(values: np.ndarray) -> np.ndarray:
+    """The non-dominated rows of ``values`` (every objective minimized), duplicates once."""
+    unique = np.unique(values, axis=0)
+    dominated = [
+        bool(np.any(np.all(unique <= row, axis=1) & np.any(unique < row, axis=1))) for row in unique
+    ]
+    return unique[np.logical_not(dominated)]
+
+
+def _volume(values: np.ndarray, bound: np.ndarray) -> float:
+    """The volume non-dominated ``values``, all strictly below ``bound``, dominate."""
+    dimensions = values.shape[1]
+    if dimensions == 1:
+        return float(bound[0] - values[:, 0].min())
+    if dimensions == 2:
+        return _area(values, bound)
+    if dimensions == 3:
+        return _slices(values, bound)
+    return _wfg(values, bound)
+
+
+def _area(values: np.ndarray, bound: np.ndarray) -> float:
+    """Two objectives: sweep by the first; each point lower in the second adds a rectangle."""
+    area, lowest = 0.0, float(bound[1])
+    for x, y in values[np.argsort(values[:, 0], kind="stable")]:
+        if y < lowest:
+            area += (float(bound[0]) - x) * (lowest - y)
+            lowest = float(y)
+    return area
+
+
+def _slices(values: np.ndarray, bound: np.ndarray) -> float:
+    """Three objectives: by the third, each slab's area is that of the points below it."""
+    ordered = values[np.argsort(values[:, 2], kind="stable")]
+    tops = [*ordered[1:, 2], bound[2]]
+    return sum(
+        _area(ordered[: i + 1, :2], bound[:2]) * float(top - ordered[i, 2])
+        for i, top in enumerate(tops)
+        if top > ordered[i, 2]
+    )
+
+
+def _wfg(values: np.ndarray, bound: np.ndarray) -> float:
+    """Each point's exclusive volume: its box less what the points after it already cover
+    inside that box (their component-wise maxima with it, the limit set)."""
+    ordered = values[np.argsort(values[:, -1], kind="stable")[::-1]]
+    total = 0.0
+    for i, point in enumerate(ordered):
+        box = float(np.prod(bound - point))
+        later = ordered[i + 1 :]
+        if len(later):
+            box -= _volume(_minimal(np.maximum(later, point)), bound)
+        total += box
+    return total
 
 
 def hypervolume_over_time(

@@ -20,7 +20,7 @@ from search.trial_record import TrialRecord
 def front_of(records: Sequence[TrialRecord], devices: Sequence[str]) -> list[TrialRecord]:
     """Feasible, fully trained records that no other such record dominates, fastest first."""
     pool = [r for r in records if r.feasible and not r.stopped_early and r.state == "complete"]
-    points = [(r.accuracy, *(r.latency_ms[d] for d in devices)) for r in pool]
+    points = [r.point(devices) for r in pool]
     members = [pool[i] for i in pareto_front(points, [True] + [False] * len(devices))]
     return sorted(members, key=lambda r: r.latency_ms[devices[0]])
 
@@ -38,7 +38,7 @@ class Summary(TypedDict):
 
 def summary(records: Sequence[TrialRecord], devices: Sequence[str]) -> Summary:
     front = front_of(records, devices)
-    points = [(r.accuracy, *(r.latency_ms[d] for d in devices)) for r in front]
+    points = [r.point(devices) for r in front]
     maximize = [True] + [False] * len(devices)
     reference = reference_point(maximize, [None] * len(maximize), points)
     return {
@@ -90,7 +90,7 @@ def pareto_html(records: Sequence[TrialRecord], device: str) -> str:
         figure.add_trace(
             go.Scatter(
                 x=[r.latency_ms[device] for r in members],
-                y=[r.accuracy for r in members],
+                y=[r.point((device,))[0] for r in members],
                 mode="markers",
                 name=name,
                 text=[f"#{r.number} {r.arch}" for r in members],
@@ -110,11 +110,12 @@ def pareto_png(records: Sequence[TrialRecord], device: str) -> bytes:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    axes = plt.figure(figsize=(7, 4.5)).gca()
+    figure = plt.figure(figsize=(7, 4.5))
+    axes = figure.gca()
     for name, members in _groups(records, device).items():
         axes.scatter(
             [r.latency_ms[device] for r in members],
-            [r.accuracy for r in members],
+            [r.point((device,))[0] for r in members],
             label=name,
             facecolors="none" if name == "stopped early" else None,
             edgecolors="grey" if name == "stopped early" else None,
@@ -123,8 +124,8 @@ def pareto_png(records: Sequence[TrialRecord], device: str) -> bytes:
     axes.set_ylabel("accuracy")
     axes.legend()
     buffer = io.BytesIO()
-    axes.figure.savefig(buffer, format="png", dpi=120, bbox_inches="tight")
-    plt.close(axes.figure)
+    figure.savefig(buffer, format="png", dpi=120, bbox_inches="tight")
+    plt.close(figure)
     return buffer.getvalue()
 
 

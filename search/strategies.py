@@ -22,7 +22,11 @@ from typing import Any, Literal, get_args
 
 import numpy as np
 import optuna
-from optuna.distributions import BaseDistribution, CategoricalDistribution
+from optuna.distributions import (
+    BaseDistribution,
+    CategoricalChoiceType,
+    CategoricalDistribution,
+)
 from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
@@ -106,7 +110,7 @@ class _DimensionSampler(optuna.samplers.BaseSampler):
             study, trial, param_name, param_distribution
         )
 
-    def _random(self) -> dict[str, Choice]:
+    def _random(self) -> dict[str, CategoricalChoiceType]:
         return {
             name: dist.choices[self._rng.randint(len(dist.choices))]
             for name, dist in self._space.items()

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Literal, get_args
 
 import optuna
+from optuna.study import StudyDirection
 
 from search.objectives import MnasReward
 from search.screening import ZeroCostScreen
@@ -79,7 +80,8 @@ def create_study(
         multi_objective=multi,
         settings=settings.strategy_settings,
     )
-    directions = ["maximize"] + (["minimize"] * len(settings.devices) if multi else [])
+    directions = [StudyDirection.MAXIMIZE]
+    directions += [StudyDirection.MINIMIZE] * len(settings.devices) if multi else []
     study = optuna.create_study(
         directions=directions,
         sampler=sampler,

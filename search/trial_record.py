@@ -121,6 +121,12 @@ class TrialRecord:
     error: str | None = None  # why the evaluation failed (jobs keep failed trials)
     latency_predicted: tuple[str, ...] = ()  # devices whose latency was predicted, not measured
 
+    def point(self, devices: Sequence[str]) -> tuple[float, ...]:
+        """(accuracy, latency on each device): where the trial sits among the objectives."""
+        if self.accuracy is None:
+            raise ValueError(f"trial {self.number} was not trained: it has no accuracy")
+        return (self.accuracy, *(self.latency_ms[d] for d in devices))
+
 
 STATES = {
     TrialState.COMPLETE: "complete",

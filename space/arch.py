@@ -117,7 +117,7 @@ def parse_arch(text: str) -> Arch:
         resolution=int(res),
         width=float(width),
         layers=tuple(blocks),
-        head=head,  # type: ignore[arg-type]
+        head=head,  # type: ignore[arg-type]  # Arch checks it is a Head, naming the item
         in_channels=int(in_ch) if in_ch else 3,
         num_classes=int(classes) if classes else 1000,
     )

@@ -52,12 +52,14 @@ def export_onnx_bytes(
                 output_names=[OUTPUT_NAME],
                 verbose=False,
             )
-            program.save(buffer)
+            if program is None:  # only without dynamo=True
+                raise RuntimeError("torch.onnx.export(dynamo=True) returned no program")
+            program.save(buffer)  # type: ignore[arg-type]  # any binary file object works
         else:
             torch.onnx.export(
                 model,
                 (sample,),
-                buffer,
+                buffer,  # type: ignore[arg-type]  # documented: "a file-like object or a string"
                 dynamo=False,
                 opset_version=OPSET,
                 input_names=[INPUT_NAME],
@@ -68,8 +70,10 @@ def export_onnx_bytes(
     return data
 
 
-def export_onnx(arch: Arch, path: str | Path, **options: object) -> Path:
+def export_onnx(
+    arch: Arch, path: str | Path, *, exporter: Exporter = "torchscript", seed: int = 0
+) -> Path:
     """Write the ONNX model of ``arch`` to ``path`` and return it."""
     target = Path(path)
-    target.write_bytes(export_onnx_bytes(arch, **options))  # type: ignore[arg-type]
+    target.write_bytes(export_onnx_bytes(arch, exporter=exporter, seed=seed))
     return target

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import torch
 from torch import nn
 
@@ -185,10 +187,12 @@ class FireModule(nn.Module):
         block = layer.block
         assert isinstance(block, Fire)
         squeeze, half = scale_channels(block.squeeze, width), layer.out_channels // 2
-        options = {"act": block.act, "bias": not block.batch_norm, "batch_norm": block.batch_norm}
-        self.squeeze = ConvBNAct(layer.in_channels, squeeze, 1, stride=layer.stride, **options)
-        self.expand1 = ConvBNAct(squeeze, half, 1, **options)
-        self.expand3 = ConvBNAct(squeeze, half, 3, **options)
+        conv = partial(
+            ConvBNAct, act=block.act, bias=not block.batch_norm, batch_norm=block.batch_norm
+        )
+        self.squeeze = conv(layer.in_channels, squeeze, 1, stride=layer.stride)
+        self.expand1 = conv(squeeze, half, 1)
+        self.expand3 = conv(squeeze, half, 3)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.squeeze(x)

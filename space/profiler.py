@@ -8,11 +8,14 @@ block's input stays alive while a skip or concatenation still needs it (float32)
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from itertools import pairwise
+from typing import Any
 
 from space.arch import Arch
 from space.blocks import (
+    Block,
     Conv,
     DepthwiseSeparable,
     Fire,
@@ -149,69 +152,110 @@ def _peak(tensors: list[int], hold_input: bool) -> int:
 def _layer_cost(layer: LayerShape, width: float) -> tuple[_Cost, list[int], bool]:
     """Cost, sequence of tensor sizes, and whether the block input is held to the end."""
     block, cost = layer.block, _Cost(layer.name)
-    cin, cout, size, out = layer.in_channels, layer.out_channels, layer.in_size, layer.out_size
-    tensors = [cin * size * size]
-    if isinstance(block, Conv):
-        tensors.append(
-            cost.conv(
-                cin, cout, block.kernel, out, in_size=size, bias=block.bias, bn=block.batch_norm
-            )
-        )
-    elif isinstance(block, DepthwiseSeparable):
-        tensors.append(cost.conv(cin, cin, block.kernel, out, in_size=size, groups=cin))
-        tensors.append(cost.conv(cin, cout, 1, out))
-    elif isinstance(block, InvertedResidual):
-        mid, g = expanded_channels(cin, block.expansion), block.groups
-        if block.expansion != 1 or block.full_expansion:
-            tensors.append(cost.conv(cin, mid, 1, size, groups=g))
-        if g > 1:
-            cost.add_op("shuffle", mid, mid, size, size)
-        tensors.append(cost.conv(mid, mid, block.kernel, out, in_size=size, groups=mid))
-        if block.se_ratio > 0:
-            cost.se(mid, se_channels(cin, block.se_ratio), out)
-        tensors.append(cost.conv(mid, cout, 1, out, groups=g))
-    elif isinstance(block, ShuffleV1):
-        mid = cout // 4
-        branch = cout if layer.residual else cout - cin
-        first_groups = 1 if block.dense_first_pw else block.groups
-        tensors.append(cost.conv(cin, mid, 1, size, groups=first_groups))
-        cost.add_op("shuffle", mid, mid, size, size)
-        tensors.append(cost.conv(mid, mid, block.kernel, out, in_size=size, groups=mid))
-        tensors.append(cost.conv(mid, branch, 1, out, groups=block.groups))
-        if not layer.residual:
-            cost.add_op("pool", cin, cin, size, out, kernel=3)
-            cost.add_op("concat", cout, cout, out, out)
-        tensors.append(cout * out * out)
-    elif isinstance(block, ShuffleV2):
-        half = cout // 2
-        if not layer.residual:
-            cost.conv(cin, cin, block.kernel, out, in_size=size, groups=cin)
-            cost.conv(cin, half, 1, out)
-        branch_in = half if layer.residual else cin
-        tensors.append(cost.conv(branch_in, half, 1, size))
-        tensors.append(cost.conv(half, half, block.kernel, out, in_size=size, groups=half))
-        tensors.append(cost.conv(half, half, 1, out))
-        cost.add_op("concat", cout, cout, out, out)
-        cost.add_op("shuffle", cout, cout, out, out)
-        tensors.append(cout * out * out)
-    elif isinstance(block, Fire):
-        squeeze, half, bn = scale_channels(block.squeeze, width), cout // 2, block.batch_norm
-        tensors.append(cost.conv(cin, squeeze, 1, out, in_size=size, bias=not bn, bn=bn))
-        cost.conv(squeeze, half, 1, out, bias=not bn, bn=bn)
-        cost.conv(squeeze, half, 3, out, bias=not bn, bn=bn)
-        cost.add_op("concat", cout, cout, out, out)
-        tensors.append(cout * out * out)
-    elif isinstance(block, Skip) and not layer.residual:
-        tensors.append(cost.conv(cin, cout, 1, out, in_size=size))
-    elif isinstance(block, MaxPool):
-        cost.add_op("pool", cin, cout, size, out, kernel=block.kernel)
-        tensors.append(cout * out * out)
-    elif isinstance(block, Skip):
-        tensors.append(cout * out * out)
+    tensors = [layer.in_channels * layer.in_size * layer.in_size]
+    tensors += _BLOCK_COSTS[type(block)](block, layer, width, cost)
     if layer.residual and not isinstance(block, Skip | ShuffleV2):
-        cost.add_op("add", cout, cout, out, out)
+        cost.add_op("add", layer.out_channels, layer.out_channels, layer.out_size, layer.out_size)
     hold = layer.residual or isinstance(block, ShuffleV1 | ShuffleV2)
     return cost, tensors, hold
+
+
+# One function per block kind: it adds the block's operators to ``cost`` and returns the sizes
+# of the tensors it produces in order (the peak-memory estimate walks them).
+
+
+def _conv(block: Conv, layer: LayerShape, width: float, cost: _Cost) -> list[int]:
+    cin, cout, size, out = layer.in_channels, layer.out_channels, layer.in_size, layer.out_size
+    bias, bn = block.bias, block.batch_norm
+    return [cost.conv(cin, cout, block.kernel, out, in_size=size, bias=bias, bn=bn)]
+
+
+def _separable(
+    block: DepthwiseSeparable, layer: LayerShape, width: float, cost: _Cost
+) -> list[int]:
+    cin, cout, size, out = layer.in_channels, layer.out_channels, layer.in_size, layer.out_size
+    depthwise = cost.conv(cin, cin, block.kernel, out, in_size=size, groups=cin)
+    return [depthwise, cost.conv(cin, cout, 1, out)]
+
+
+def _inverted(block: InvertedResidual, layer: LayerShape, width: float, cost: _Cost) -> list[int]:
+    cin, cout, size, out = layer.in_channels, layer.out_channels, layer.in_size, layer.out_size
+    mid, g = expanded_channels(cin, block.expansion), block.groups
+    tensors = []
+    if block.expansion != 1 or block.full_expansion:
+        tensors.append(cost.conv(cin, mid, 1, size, groups=g))
+    if g > 1:
+        cost.add_op("shuffle", mid, mid, size, size)
+    tensors.append(cost.conv(mid, mid, block.kernel, out, in_size=size, groups=mid))
+    if block.se_ratio > 0:
+        cost.se(mid, se_channels(cin, block.se_ratio), out)
+    tensors.append(cost.conv(mid, cout, 1, out, groups=g))
+    return tensors
+
+
+def _shuffle_v1(block: ShuffleV1, layer: LayerShape, width: float, cost: _Cost) -> list[int]:
+    cin, cout, size, out = layer.in_channels, layer.out_channels, layer.in_size, layer.out_size
+    mid = cout // 4
+    branch = cout if layer.residual else cout - cin
+    first_groups = 1 if block.dense_first_pw else block.groups
+    tensors = [cost.conv(cin, mid, 1, size, groups=first_groups)]
+    cost.add_op("shuffle", mid, mid, size, size)
+    tensors.append(cost.conv(mid, mid, block.kernel, out, in_size=size, groups=mid))
+    tensors.append(cost.conv(mid, branch, 1, out, groups=block.groups))
+    if not layer.residual:
+        cost.add_op("pool", cin, cin, size, out, kernel=3)
+        cost.add_op("concat", cout, cout, out, out)
+    return [*tensors, cout * out * out]
+
+
+def _shuffle_v2(block: ShuffleV2, layer: LayerShape, width: float, cost: _Cost) -> list[int]:
+    cin, cout, size, out = layer.in_channels, layer.out_channels, layer.in_size, layer.out_size
+    half = cout // 2
+    if not layer.residual:
+        cost.conv(cin, cin, block.kernel, out, in_size=size, groups=cin)
+        cost.conv(cin, half, 1, out)
+    branch_in = half if layer.residual else cin
+    tensors = [cost.conv(branch_in, half, 1, size)]
+    tensors.append(cost.conv(half, half, block.kernel, out, in_size=size, groups=half))
+    tensors.append(cost.conv(half, half, 1, out))
+    cost.add_op("concat", cout, cout, out, out)
+    cost.add_op("shuffle", cout, cout, out, out)
+    return [*tensors, cout * out * out]
+
+
+def _fire(block: Fire, layer: LayerShape, width: float, cost: _Cost) -> list[int]:
+    cin, cout, size, out = layer.in_channels, layer.out_channels, layer.in_size, layer.out_size
+    squeeze, half, bn = scale_channels(block.squeeze, width), cout // 2, block.batch_norm
+    tensors = [cost.conv(cin, squeeze, 1, out, in_size=size, bias=not bn, bn=bn)]
+    cost.conv(squeeze, half, 1, out, bias=not bn, bn=bn)
+    cost.conv(squeeze, half, 3, out, bias=not bn, bn=bn)
+    cost.add_op("concat", cout, cout, out, out)
+    return [*tensors, cout * out * out]
+
+
+def _skip(block: Skip, layer: LayerShape, width: float, cost: _Cost) -> list[int]:
+    cin, cout, size, out = layer.in_channels, layer.out_channels, layer.in_size, layer.out_size
+    if layer.residual:
+        return [cout * out * out]
+    return [cost.conv(cin, cout, 1, out, in_size=size)]
+
+
+def _max_pool(block: MaxPool, layer: LayerShape, width: float, cost: _Cost) -> list[int]:
+    cin, cout, size, out = layer.in_channels, layer.out_channels, layer.in_size, layer.out_size
+    cost.add_op("pool", cin, cout, size, out, kernel=block.kernel)
+    return [cout * out * out]
+
+
+_BLOCK_COSTS: dict[type[Block], Callable[[Any, LayerShape, float, _Cost], list[int]]] = {
+    Conv: _conv,
+    DepthwiseSeparable: _separable,
+    InvertedResidual: _inverted,
+    ShuffleV1: _shuffle_v1,
+    ShuffleV2: _shuffle_v2,
+    Fire: _fire,
+    Skip: _skip,
+    MaxPool: _max_pool,
+}
 
 
 def _head_cost(head: Head, cin: int, size: int, head_channels: int, classes: int) -> _Cost:

@@ -80,7 +80,8 @@ def plan_layers(arch: Arch) -> tuple[LayerShape, ...]:
     channels, size = arch.in_channels, arch.resolution
     for index, block in enumerate(arch.layers):
         for repeat in range(getattr(block, "repeats", 1)):
-            stride = block.stride if repeat == 0 else 1
+            # every layer kind has a stride; their base class, Block, declares none
+            stride = block.stride if repeat == 0 else 1  # type: ignore[attr-defined]
             where = f"layers[{index}]"
             out_channels = _out_channels(block, channels, arch.width)
             out_size = _out_size(block, size, stride, where, arch.resolution)
@@ -98,6 +99,7 @@ def plan_layers(arch: Arch) -> tuple[LayerShape, ...]:
 def _out_channels(block: Block, in_channels: int, width: float) -> int:
     if isinstance(block, MaxPool):
         return in_channels
+    # every layer kind but MaxPool has channels; their base class, Block, declares none
     return scale_channels(block.channels, width)  # type: ignore[attr-defined]
 
 

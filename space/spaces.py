@@ -21,7 +21,7 @@ import random
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 from space.arch import Arch
 from space.blocks import Block, Head
@@ -39,7 +39,7 @@ def _fixed_or_dimension(dims: dict[str, list[Choice]], name: str, choices: tuple
         dims[name] = list(choices)
 
 
-def _pick(assignment: Mapping[str, Choice], name: str, choices: tuple) -> Any:
+def _pick(assignment: Mapping[str, object], name: str, choices: tuple) -> Any:
     if len(choices) == 1:
         return choices[0]
     if name not in assignment:
@@ -110,7 +110,7 @@ class StageChoices:
         )
 
     def item(
-        self, op: str, kernel: int, se: float, skip: str, width: float, depth: int, act: str
+        self, op: str, kernel: int, se: float, skip: str, width: float, depth: int, *, act: str
     ) -> Block:
         return stage_item(
             op, kernel, self.stage_channels(width), self.layers + depth, self.stride, se, skip, act
@@ -132,7 +132,7 @@ class StageChoices:
         found: dict[Block, dict[str, Choice]] = {}
         for combo in itertools.product(*axes.values()):
             choice = dict(zip(axes, combo, strict=True))
-            found.setdefault(self.item(*combo, act), choice)  # type: ignore[arg-type]
+            found.setdefault(self.item(*combo, act=act), choice)
         return found
 
 
@@ -165,7 +165,7 @@ class _SpaceBase(ABC):
             raise SearchSpaceError(f"head {self.head!r} must be a head item ('head...')")
         return head
 
-    def _arch(self, assignment: Mapping[str, Choice], body: list[Block]) -> Arch:
+    def _arch(self, assignment: Mapping[str, object], body: list[Block]) -> Arch:
         return Arch(
             resolution=_pick(assignment, "resolution", self.resolutions),
             width=float(_pick(assignment, "width", self.widths)),
@@ -212,7 +212,7 @@ class _SpaceBase(ABC):
         """Dimension name -> its choices (dimensions with a single choice are left out)."""
 
     @abstractmethod
-    def decode(self, assignment: Mapping[str, Choice]) -> Arch:
+    def decode(self, assignment: Mapping[str, object]) -> Arch:
         """The architecture one assignment of every dimension stands for."""
 
     @abstractmethod
@@ -226,7 +226,7 @@ class _SpaceBase(ABC):
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, **asdict(self)}
 
-    def with_task(self, *, resolution: int, in_channels: int, num_classes: int) -> _SpaceBase:
+    def with_task(self, *, resolution: int, in_channels: int, num_classes: int) -> Self:
         """The same space for another data set: input size, channels and classes."""
         return replace(
             self, resolutions=(resolution,), in_channels=in_channels, num_classes=num_classes
@@ -247,14 +247,14 @@ class FactorizedSpace(_SpaceBase):
                 _fixed_or_dimension(dims, f"s{i}_{axis}", choices)
         return dims
 
-    def decode(self, assignment: Mapping[str, Choice]) -> Arch:
+    def decode(self, assignment: Mapping[str, object]) -> Arch:
         body = [
             stage.item(
                 *(
                     _pick(assignment, f"s{i}_{axis}", choices)
                     for axis, choices in stage.choice_axes().items()
                 ),
-                self.act,
+                act=self.act,
             )
             for i, stage in enumerate(self.stages)
         ]
@@ -298,7 +298,7 @@ class LayerwiseSpace(_SpaceBase):
             _fixed_or_dimension(dims, f"l{i}_op", self.ops)
         return dims
 
-    def decode(self, assignment: Mapping[str, Choice]) -> Arch:
+    def decode(self, assignment: Mapping[str, object]) -> Arch:
         body = [
             self._layer(_pick(assignment, f"l{i}_op", self.ops), slot)
             for i, slot in enumerate(self.slots)
@@ -339,10 +339,11 @@ def space_from_dict(data: Mapping[str, Any]) -> SearchSpace:
             if key in fields_:
                 fields_[key] = tuple(fields_[key])
         if data.get("kind") == FactorizedSpace.kind:
-            fields_["stages"] = tuple(
-                StageChoices(**{k: tuple(v) if isinstance(v, list) else v for k, v in s.items()})
-                for s in fields_.get("stages", ())
-            )
+            stages: list[dict[str, Any]] = [
+                {k: tuple(v) if isinstance(v, list) else v for k, v in stage.items()}
+                for stage in fields_.get("stages", ())
+            ]
+            fields_["stages"] = tuple(StageChoices(**stage) for stage in stages)
             space: SearchSpace = FactorizedSpace(**fields_)
         elif data.get("kind") == LayerwiseSpace.kind:
             fields_["slots"] = tuple(tuple(slot) for slot in fields_.get("slots", ()))

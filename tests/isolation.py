@@ -10,6 +10,8 @@ import os
 import subprocess
 import sys
 
+from tests.processes import Spawner
+
 HEAVY = (
     "torch",
     "torchvision",
@@ -44,11 +46,13 @@ def agent_cli_without_heavy() -> list[str]:
     return python_without("from api.cli import main\nmain()\n")
 
 
-def start_agent(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
-    """``edgenas agent`` as a device with only the agent extra would run it."""
-    return subprocess.Popen(
+def start_agent(
+    spawn: Spawner, *args: str, env: dict[str, str] | None = None
+) -> subprocess.Popen[str]:
+    """``edgenas agent`` as a device with only the agent extra would run it (``spawn`` kills
+    it, and what it started, when the test ends)."""
+    return spawn(
         [*agent_cli_without_heavy(), "agent", "--wait", "5", *args],
-        text=True,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},

@@ -16,15 +16,19 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from edgenas.errors import ConflictError, NotFoundError
-from latency.database import claim_oldest
+from latency.database import claim_oldest, rows_changed
+from latency.device_predictor import measured_architectures
+from latency.devices import device_by_name
+from latency.predictor import MIN_MEASUREMENTS
 from latency.tables import utcnow
 from workers.progress import JobProgress
-from workers.spec import JobSpec
+from workers.spec import JobSpec, SpecError
 from workers.tables import FINISHED_STATES, Job, JobState
 
 
 def submit_job(session: Session, spec: JobSpec, submitted: dict[str, Any]) -> Job:
-    """Queue a validated job; ``submitted`` is the spec exactly as the user sent it."""
+    """Queue a resolved job (its devices checked by ``check_devices``); ``submitted`` is the
+    spec exactly as the user sent it."""
     job = Job(
         name=spec.name,
         spec=submitted,
@@ -36,6 +40,23 @@ def submit_job(session: Session, spec: JobSpec, submitted: dict[str, Any]) -> Jo
     session.add(job)
     session.flush()
     return job
+
+
+def check_devices(session: Session, spec: JobSpec) -> None:
+    """Every device is registered, and each has a predictor when latency is ``predicted``."""
+    for index, name in enumerate(spec.devices):
+        try:
+            device = device_by_name(session, name)
+        except NotFoundError:
+            raise SpecError(f"devices.{index}", f"no registered device {name!r}") from None
+        measured = measured_architectures(session, device.id)
+        if spec.latency == "predicted" and measured < MIN_MEASUREMENTS:
+            raise SpecError(
+                "latency",
+                f"'predicted' needs a predictor for every device; {name!r} has "
+                f"{measured} measured architectures, {MIN_MEASUREMENTS} needed "
+                "(import measurements, or use 'hybrid')",
+            )
 
 
 def get_job(session: Session, job_id: int) -> Job:
@@ -88,13 +109,14 @@ def claim_job(session: Session, owner: str, lease: timedelta) -> Job | None:
 
 def renew_lease(session: Session, job_id: int, owner: str, lease: timedelta) -> Job | None:
     """Extend ``owner``'s lease; ``None`` when the job is no longer ``owner``'s to drive."""
-    renewed = session.execute(
+    renewed = rows_changed(
+        session,
         update(Job)
         .where(Job.id == job_id, Job.lease_owner == owner, Job.state == JobState.RUNNING)
         .values(lease_expires_at=utcnow() + lease)
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session=False),
     )
-    if renewed.rowcount != 1:
+    if renewed != 1:
         return None
     job = session.get(Job, job_id)
     session.refresh(job)
@@ -113,13 +135,14 @@ def release_job(session: Session, job_id: int, owner: str) -> None:
 
 def record_progress(session: Session, job_id: int, owner: str, progress: JobProgress) -> bool:
     """Store the runner's progress figures; False when the lease was lost meanwhile."""
-    done = session.execute(
+    done = rows_changed(
+        session,
         update(Job)
         .where(Job.id == job_id, Job.lease_owner == owner, Job.state == JobState.RUNNING)
         .values(progress=progress.model_dump())
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session=False),
     )
-    return done.rowcount == 1
+    return done == 1
 
 
 def finish_job(
@@ -128,7 +151,8 @@ def finish_job(
     """Move ``owner``'s running job to a final state; False when it was not ``owner``'s."""
     if state not in FINISHED_STATES:
         raise ValueError(f"{state} is not a final state")
-    done = session.execute(
+    done = rows_changed(
+        session,
         update(Job)
         .where(Job.id == job_id, Job.lease_owner == owner, Job.state == JobState.RUNNING)
         .values(
@@ -138,6 +162,6 @@ def finish_job(
             lease_owner=None,
             lease_expires_at=None,
         )
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session=False),
     )
-    return done.rowcount == 1
+    return done == 1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -12,6 +12,8 @@ from api.client.options import fail
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
+
+    from api.server.settings import Settings
 
 DatabaseUrl = Annotated[
     str | None,
@@ -24,10 +26,10 @@ DatabaseUrl = Annotated[
 keys_app = typer.Typer(help="User API keys.", no_args_is_help=True)
 
 
-def _settings(database_url: str | None, **overrides: object):  # type: ignore[no-untyped-def]
+def _settings(database_url: str | None, **overrides: Any) -> Settings:
     from api.server.settings import Settings
 
-    values = {k: v for k, v in overrides.items() if v is not None}
+    values: dict[str, Any] = {k: v for k, v in overrides.items() if v is not None}
     if database_url:
         values["database_url"] = database_url
     return Settings(**values)

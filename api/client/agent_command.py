@@ -5,13 +5,16 @@ from __future__ import annotations
 import logging
 import signal
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import httpx
 import typer
 
 from api.client.options import DEFAULT_SERVER, ApiKey, error_message, fail, headers
 from latency.agent_config import DEFAULT_PATH, AgentConfig, load_config, save_config
+
+if TYPE_CHECKING:
+    from latency.backends import Backend
 
 DEFAULT_BATCH = 4
 MAX_BATCH = 32  # every model of a batch keeps an ONNX Runtime session open
@@ -79,32 +82,11 @@ def agent(
 ) -> None:
     """Serve measurement tasks of one device until SIGTERM or Ctrl-C."""
     from latency.agent import Agent, AgentRejected
-    from latency.backends import AdbBackend, OnnxRuntimeBackend
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per long-poll is noise
-    url = (server or DEFAULT_SERVER).rstrip("/")
-    if register:
-        settings = _register(url, register, api_key, backend, provider, config)
-    elif token:
-        settings = AgentConfig(server=url, token=token, device="")
-    elif config.exists():
-        try:
-            settings = load_config(config)
-        except (OSError, ValueError) as exc:
-            raise fail(f"cannot read {config}: {exc}") from None
-        if server:
-            settings = settings.model_copy(update={"server": url})
-    else:
-        raise fail(f"give --token, or --register NAME --api-key KEY (no {config} yet)")
-    try:
-        timer = (
-            AdbBackend(serial=adb_serial, command=adb_command)
-            if backend == "adb"
-            else OnnxRuntimeBackend(provider)
-        )
-    except ValueError as exc:
-        raise fail(str(exc)) from None
+    settings = _agent_config(server, token, register, api_key, config, backend, provider)
+    timer = _backend(backend, provider, adb_serial, adb_command)
     with httpx.Client(
         base_url=settings.server, headers=headers(settings.token), timeout=60
     ) as client:
@@ -125,3 +107,42 @@ def agent(
         f"agent stopped: {worker.measured} measured, {worker.failed} failed, "
         f"{worker.abandoned} handed back"
     )
+
+
+def _agent_config(
+    server: str | None,
+    token: str | None,
+    register: str | None,
+    api_key: str | None,
+    config: Path,
+    backend: str,
+    provider: str,
+) -> AgentConfig:
+    """Where to serve and as which device: a new registration, the token given, or the
+    config file an earlier registration wrote."""
+    url = (server or DEFAULT_SERVER).rstrip("/")
+    if register:
+        return _register(url, register, api_key, backend, provider, config)
+    if token:
+        return AgentConfig(server=url, token=token, device="")
+    if not config.exists():
+        raise fail(f"give --token, or --register NAME --api-key KEY (no {config} yet)")
+    try:
+        settings = load_config(config)
+    except (OSError, ValueError) as exc:
+        raise fail(f"cannot read {config}: {exc}") from None
+    return settings.model_copy(update={"server": url}) if server else settings
+
+
+def _backend(
+    backend: str, provider: str, adb_serial: str | None, adb_command: str | None
+) -> Backend:
+    """The timer: ONNX Runtime on this machine, or a phone over adb."""
+    from latency.backends import AdbBackend, OnnxRuntimeBackend
+
+    try:
+        if backend == "adb":
+            return AdbBackend(serial=adb_serial, command=adb_command)
+        return OnnxRuntimeBackend(provider)
+    except ValueError as exc:
+        raise fail(str(exc)) from None

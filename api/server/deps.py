@@ -1,10 +1,15 @@
-"""Request dependencies: the database, the calling user, the calling device."""
+"""Request dependencies, as typed ``Annotated`` aliases (the FastAPI template's way): the
+settings, the database, the queue signal, the device predictors, the study storage, the
+calling user and the calling device. Handlers declare what they need; only this module reads
+``app.state``, where the app's lifespan put what it created."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated, TypeVar
 
+import optuna
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session, sessionmaker
@@ -12,6 +17,8 @@ from starlette.concurrency import run_in_threadpool
 
 from api.server.keys import authenticate_key
 from api.server.settings import Settings
+from api.server.signals import QueueSignal
+from latency.device_predictor import DevicePredictors
 from latency.devices import authenticate_device
 
 T = TypeVar("T")
@@ -19,23 +26,51 @@ bearer = HTTPBearer(auto_error=False)
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 
 
-def settings_of(request: Request) -> Settings:
-    return request.app.state.settings
+@dataclass(frozen=True)
+class Database:
+    """The server's sessions; ``run`` does a piece of work in one committed transaction."""
+
+    sessions: sessionmaker[Session]
+
+    async def run(self, work: Callable[[Session], T]) -> T:
+        """Run ``work`` in one committed transaction on a worker thread."""
+
+        def transaction() -> T:
+            with self.sessions.begin() as session:
+                return work(session)
+
+        return await run_in_threadpool(transaction)
 
 
-def sessions_of(request: Request) -> sessionmaker[Session]:
-    return request.app.state.sessions
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
 
 
-async def in_transaction(request: Request, work: Callable[[Session], T]) -> T:
-    """Run ``work`` in one committed transaction on a worker thread."""
-    sessions = sessions_of(request)
+def _database(request: Request) -> Database:
+    return Database(request.app.state.sessions)
 
-    def run() -> T:
-        with sessions.begin() as session:
-            return work(session)
 
-    return await run_in_threadpool(run)
+def _signal(request: Request) -> QueueSignal:
+    signal: QueueSignal = request.app.state.signal
+    return signal
+
+
+def _predictors(request: Request) -> DevicePredictors:
+    predictors: DevicePredictors = request.app.state.device_predictors
+    return predictors
+
+
+def _study_storage(request: Request) -> optuna.storages.BaseStorage:
+    storage: optuna.storages.BaseStorage = request.app.state.optuna_storage
+    return storage
+
+
+SettingsDep = Annotated[Settings, Depends(_settings)]
+DatabaseDep = Annotated[Database, Depends(_database)]
+SignalDep = Annotated[QueueSignal, Depends(_signal)]
+PredictorsDep = Annotated[DevicePredictors, Depends(_predictors)]
+StudyStorageDep = Annotated[optuna.storages.BaseStorage, Depends(_study_storage)]
 
 
 def _token(credentials: HTTPAuthorizationCredentials | None) -> str:
@@ -44,16 +79,16 @@ def _token(credentials: HTTPAuthorizationCredentials | None) -> str:
     return credentials.credentials
 
 
-async def require_user(request: Request, credentials: Credentials) -> None:
+async def require_user(settings: SettingsDep, db: DatabaseDep, credentials: Credentials) -> None:
     """A valid, unrevoked user API key (or the local-development flag)."""
-    if settings_of(request).local_dev_no_auth:
+    if settings.local_dev_no_auth:
         return
     token = _token(credentials)
-    if await in_transaction(request, lambda s: authenticate_key(s, token)) is None:
+    if await db.run(lambda s: authenticate_key(s, token)) is None:
         raise HTTPException(401, "unknown or revoked API key")
 
 
-async def require_device(request: Request, credentials: Credentials) -> int:
+async def require_device(db: DatabaseDep, credentials: Credentials) -> int:
     """The id of the device whose token was presented; user keys are not device tokens."""
     token = _token(credentials)
 
@@ -63,7 +98,7 @@ async def require_device(request: Request, credentials: Credentials) -> int:
             return device.id
         return "user key" if authenticate_key(session, token) is not None else "unknown"
 
-    found = await in_transaction(request, lookup)
+    found = await db.run(lookup)
     if found == "user key":
         raise HTTPException(403, "this route needs a device token, not a user API key")
     if found == "unknown":

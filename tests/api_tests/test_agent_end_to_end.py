@@ -29,6 +29,7 @@ from latency.protocol import MeasurementSettings
 from latency.tables import OnnxModel
 from tests.databases import BACKENDS, database_url
 from tests.isolation import start_agent
+from tests.processes import Spawner
 from tests.server import make_api_key, running_server
 
 ARCH = "r64_w1.0_n10:conv_k3_c16_s2|ir_e6_k3_c24_n2_s2|sh2_k3_c48_s2|head"
@@ -87,10 +88,11 @@ def stack(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stack]:
             yield Stack(url, base, key)
 
 
-def test_register_measure_and_hit_the_cache(stack: Stack, tmp_path: Path) -> None:
+def test_register_measure_and_hit_the_cache(stack: Stack, tmp_path: Path, spawn: Spawner) -> None:
     base, key = stack.base, stack.key
     config = tmp_path / "agent.json"
     agent = start_agent(
+        spawn,
         "--server",
         base,
         "--register",
@@ -123,18 +125,20 @@ def test_register_measure_and_hit_the_cache(stack: Stack, tmp_path: Path) -> Non
     assert cached.returncode == 0 and "(cached)" in cached.stdout
 
 
-def test_killed_agent_task_is_measured_by_a_second_agent(stack: Stack, tmp_path: Path) -> None:
+def test_killed_agent_task_is_measured_by_a_second_agent(
+    stack: Stack, tmp_path: Path, spawn: Spawner
+) -> None:
     token = stack.register("phone", kind="android", runtime="adb")
     started = _fifo(tmp_path / "started")
     stuck = start_agent(
-        "--server", stack.base, "--token", token, "--backend", "adb",
+        spawn, "--server", stack.base, "--token", token, "--backend", "adb",
         env=_fake_phone(tmp_path, FAKE_ADB_FIFO=str(started)),
     )  # fmt: skip
     queued = stack.request(ARCH, "phone")
     _read_line(started)  # the stuck agent is mid-measurement
     stuck.kill()
     stuck.wait(timeout=30)
-    second = start_agent("--server", stack.base, "--token", token, "--max-tasks", "1")
+    second = start_agent(spawn, "--server", stack.base, "--token", token, "--max-tasks", "1")
     try:
         done = stack.wait_for(queued["task_id"])
         second.communicate(timeout=60)
@@ -143,10 +147,10 @@ def test_killed_agent_task_is_measured_by_a_second_agent(stack: Stack, tmp_path:
     assert done["status"] == "done" and done["record"]["provider"] == "CPUExecutionProvider"
 
 
-def test_adb_backend_up_to_the_adb_boundary(stack: Stack, tmp_path: Path) -> None:
+def test_adb_backend_up_to_the_adb_boundary(stack: Stack, tmp_path: Path, spawn: Spawner) -> None:
     token = stack.register("phone", kind="android", runtime="adb")
     agent = start_agent(
-        "--server", stack.base, "--token", token, "--backend", "adb", "--max-tasks", "1",
+        spawn, "--server", stack.base, "--token", token, "--backend", "adb", "--max-tasks", "1",
         env=_fake_phone(tmp_path),
     )  # fmt: skip
     try:
@@ -160,11 +164,13 @@ def test_adb_backend_up_to_the_adb_boundary(stack: Stack, tmp_path: Path) -> Non
     assert (tmp_path / "phone" / "data/local/tmp/edgenas/model.onnx").stat().st_size > 1000
 
 
-def test_sigterm_mid_task_finishes_the_task_then_exits(stack: Stack, tmp_path: Path) -> None:
+def test_sigterm_mid_task_finishes_the_task_then_exits(
+    stack: Stack, tmp_path: Path, spawn: Spawner
+) -> None:
     token = stack.register("phone", kind="android", runtime="adb")
     started, gate = _fifo(tmp_path / "started"), _fifo(tmp_path / "gate")
     agent = start_agent(
-        "--server", stack.base, "--token", token, "--backend", "adb", "--grace", "300",
+        spawn, "--server", stack.base, "--token", token, "--backend", "adb", "--grace", "300",
         env=_fake_phone(tmp_path, FAKE_ADB_FIFO=str(started), FAKE_ADB_GATE=str(gate)),
     )  # fmt: skip
     try:
@@ -181,7 +187,9 @@ def test_sigterm_mid_task_finishes_the_task_then_exits(stack: Stack, tmp_path: P
     assert stack.wait_for(queued["task_id"], 0)["status"] == "done"
 
 
-def test_sigterm_on_a_stuck_batch_hands_every_task_back(stack: Stack, tmp_path: Path) -> None:
+def test_sigterm_on_a_stuck_batch_hands_every_task_back(
+    stack: Stack, tmp_path: Path, spawn: Spawner
+) -> None:
     token = stack.register("phone", kind="android", runtime="adb")
     started = _fifo(tmp_path / "started")
     queued = [  # two settings: the second group is handed back without being started
@@ -189,7 +197,7 @@ def test_sigterm_on_a_stuck_batch_hands_every_task_back(stack: Stack, tmp_path: 
         stack.request(SMALL_ARCH, "phone", settings={"rounds": 1}),
     ]
     agent = start_agent(
-        "--server", stack.base, "--token", token, "--backend", "adb", "--grace", "0",
+        spawn, "--server", stack.base, "--token", token, "--backend", "adb", "--grace", "0",
         "--batch", "2", env=_fake_phone(tmp_path, FAKE_ADB_FIFO=str(started)),
     )  # fmt: skip
     try:
@@ -206,12 +214,14 @@ def test_sigterm_on_a_stuck_batch_hands_every_task_back(stack: Stack, tmp_path: 
         assert stack.wait_for(task["task_id"], 0)["status"] == "pending"
 
 
-def test_a_broken_model_fails_with_its_error_and_the_agent_keeps_serving(stack: Stack) -> None:
+def test_a_broken_model_fails_with_its_error_and_the_agent_keeps_serving(
+    stack: Stack, spawn: Spawner
+) -> None:
     token = stack.register("laptop")
     broken = stack.request(ARCH, "laptop")
     fine = stack.request(SMALL_ARCH, "laptop")
     _corrupt_model(stack.database_url, broken["arch"])
-    agent = start_agent("--server", stack.base, "--token", token, "--max-tasks", "2")
+    agent = start_agent(spawn, "--server", stack.base, "--token", token, "--max-tasks", "2")
     try:
         output = agent.communicate(timeout=120)[0]
     finally:
@@ -223,14 +233,16 @@ def test_a_broken_model_fails_with_its_error_and_the_agent_keeps_serving(stack: 
     assert "rounds interleaved" in output  # both leased at once and timed together
 
 
-def test_the_agent_waits_for_the_server_with_backoff(backend: str, tmp_path: Path) -> None:
+def test_the_agent_waits_for_the_server_with_backoff(
+    backend: str, tmp_path: Path, spawn: Spawner
+) -> None:
     """Started before the server, the agent retries until the server is up, then measures."""
     with database_url(backend, tmp_path) as url:
         token = _register_offline(url, "late-laptop")
         key = make_api_key(url)
         port = _closed_port()
         agent = start_agent(
-            "--server", f"http://127.0.0.1:{port}", "--token", token, "--max-tasks", "1"
+            spawn, "--server", f"http://127.0.0.1:{port}", "--token", token, "--max-tasks", "1"
         )  # fmt: skip
         try:
             assert "server unreachable" in _read_until(agent, "server unreachable")

@@ -10,6 +10,7 @@ import pytest
 from latency.measurement_csv import read_latency_csv
 from latency.predictor import LatencyPredictor
 from tests.isolation import start_agent
+from tests.processes import Spawner
 from tests.server import Server, edgenas
 
 FBNET_FILE = Path(__file__).parents[1] / "fixtures" / "fbnet_latency_300.csv"
@@ -109,13 +110,15 @@ def test_bad_import_requests_get_422(server: Server) -> None:
 
 
 @pytest.mark.parametrize("server", ["sqlite"], indirect=True)  # a minute of timing: once
-def test_calibration_measures_a_spread_of_the_space_and_its_layers(server: Server) -> None:
+def test_calibration_measures_a_spread_of_the_space_and_its_layers(
+    server: Server, spawn: Spawner
+) -> None:
     """The shufflenet space at 32x32 has 100 distinct layers: with the 8 networks, 108 probes
     and networks are queued, timed by a real agent, and the layers make the device's table.
     (The queue's SQL runs on PostgreSQL in the other calibration and queue tests.)"""
     device_id, device = server.register("laptop")
     token = device.headers["Authorization"].removeprefix("Bearer ")
-    agent = start_agent("--server", server.url, "--token", token, "--max-tasks", "108")
+    agent = start_agent(spawn, "--server", server.url, "--token", token, "--max-tasks", "108")
     calibrate = ["calibrate", "laptop", "--space", "shufflenet", "--count", "8"]
     try:
         done = latency_cli(server, *calibrate, "--resolution", "32", "--wait", "600")

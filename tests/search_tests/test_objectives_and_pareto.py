@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
+import numpy as np
 import pytest
 
 from search.objectives import MnasReward
@@ -76,3 +78,27 @@ def test_hypervolume_over_time_never_falls() -> None:
 def test_reference_point_uses_bounds_or_twice_the_worst() -> None:
     seen = [(0.8, 12.0, 1000.0), (0.6, 30.0, 4000.0)]
     assert reference_point((True, False, False), (None, 25.0, None), seen) == [0.0, 25.0, 8000.0]
+
+
+def _grid_hypervolume(points: np.ndarray, reference: np.ndarray) -> float:
+    """Brute force: cut space at every coordinate; a cell counts when a point dominates its
+    lower corner (every objective minimized)."""
+    axes = [np.unique(np.append(points[:, d], reference[d])) for d in range(points.shape[1])]
+    total = 0.0
+    for cell in itertools.product(*(range(len(a) - 1) for a in axes)):
+        corner = np.array([axes[d][i] for d, i in enumerate(cell)])
+        if np.any(np.all(points <= corner, axis=1)):
+            total += float(np.prod([axes[d][i + 1] - axes[d][i] for d, i in enumerate(cell)]))
+    return total
+
+
+@pytest.mark.parametrize("objectives", [2, 3, 4, 5])
+def test_hypervolume_matches_brute_force_on_random_fronts(objectives: int) -> None:
+    rng = np.random.default_rng(objectives)
+    minimize = [False] * objectives
+    for _ in range(25):
+        count = int(rng.integers(1, 9))
+        points = rng.integers(0, 6, size=(count, objectives)).astype(float)  # ties included
+        reference = np.full(objectives, 6.0)
+        expected = _grid_hypervolume(points, reference)
+        assert hypervolume(points.tolist(), minimize, reference.tolist()) == pytest.approx(expected)

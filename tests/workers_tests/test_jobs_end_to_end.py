@@ -26,6 +26,7 @@ from search.pareto import dominates
 from space.export import export_onnx_bytes
 from tests.databases import BACKENDS, database_url
 from tests.isolation import start_agent
+from tests.processes import Spawner
 from tests.server import Server, served
 from tests.workers_tests.tiny_jobs import SPEC, wait_until
 from workers.runner import Runner, RunnerSettings
@@ -47,12 +48,9 @@ def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Server]:
 
 
 @pytest.fixture
-def agent(server: Server) -> Iterator[subprocess.Popen[str]]:
+def agent(server: Server, spawn: Spawner) -> Iterator[subprocess.Popen[str]]:
     response = server.user.post("/v1/devices", json={"name": "cpu-1"})
-    process = start_agent("--server", server.url, "--token", response.json()["token"])
-    yield process
-    process.kill()
-    process.wait()
+    yield start_agent(spawn, "--server", server.url, "--token", response.json()["token"])
 
 
 def job(server: Server, job_id: int) -> dict:
@@ -123,8 +121,8 @@ def test_cancel_stops_a_running_job(
     assert again.status_code == 409
 
 
-def start_worker(url: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
+def start_worker(spawn: Spawner, url: str) -> subprocess.Popen[str]:
+    return spawn(
         [sys.executable, "-m", "api", "worker", "--database-url", url],
         env={
             **os.environ,
@@ -132,20 +130,19 @@ def start_worker(url: str) -> subprocess.Popen[str]:
             "EDGENAS_RAY_NUM_CPUS": "1",
             "PYTHONUNBUFFERED": "1",
         },
-        text=True,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
 
 
 def test_a_killed_runner_loses_no_finished_trial(
-    server: Server, agent: subprocess.Popen[str]
+    server: Server, agent: subprocess.Popen[str], spawn: Spawner
 ) -> None:
     """SIGKILL the runner after two trials; a second runner finishes the job: the finished
     trials are kept as they were and the budget counts each trial once."""
     url = server.database_url
     job_id = submit(server, budget={"trials": 5})
-    first = start_worker(url)
+    first = start_worker(spawn, url)
     try:
         wait_until(lambda: job(server, job_id)["progress"].get("trials_done", 0) >= 2, what="2")
         first.send_signal(signal.SIGKILL)
@@ -157,7 +154,7 @@ def test_a_killed_runner_loses_no_finished_trial(
         for t in server.user.get(f"/v1/jobs/{job_id}/trials").json()["items"]
         if t["state"] == "complete"
     }
-    second = start_worker(url)
+    second = start_worker(spawn, url)
     try:
         wait_until(lambda: job(server, job_id)["state"] == "succeeded", what="the job to finish")
     finally:
@@ -172,11 +169,11 @@ def test_a_killed_runner_loses_no_finished_trial(
 
 
 def test_two_runners_three_jobs_each_driven_by_one_runner(
-    server: Server, agent: subprocess.Popen[str]
+    server: Server, agent: subprocess.Popen[str], spawn: Spawner
 ) -> None:
     url = server.database_url
     job_ids = [submit(server, name=f"job {n}", budget={"trials": 2}) for n in range(3)]
-    workers = [start_worker(url), start_worker(url)]
+    workers = [start_worker(spawn, url), start_worker(spawn, url)]
     try:
         for job_id in job_ids:
             wait_until(lambda j=job_id: job(server, j)["state"] == "succeeded", what="3 jobs")

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 
+from tests.processes import Spawner
 from tests.server import make_api_key
 from tests.workers_tests.tiny_jobs import SPEC, wait_until
 
@@ -21,13 +22,14 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_serve_runs_a_job_with_its_local_agent_and_stops_on_ctrl_c(tmp_path: Path) -> None:
+def test_serve_runs_a_job_with_its_local_agent_and_stops_on_ctrl_c(
+    tmp_path: Path, spawn: Spawner
+) -> None:
     url = f"sqlite:///{tmp_path / 'edgenas.db'}"
     key, port = make_api_key(url), free_port()
-    serve = subprocess.Popen(
+    serve = spawn(
         [sys.executable, "-m", "api", "serve", "--local-agent", "--port", str(port)],
         env={**os.environ, "EDGENAS_DATABASE_URL": url, "EDGENAS_RAY_NUM_CPUS": "1"},
-        text=True,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )

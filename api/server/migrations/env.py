@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from alembic import context
+from sqlalchemy.engine import Connection
 
 from api.server.database import VERSION_TABLE
 from api.server.migrations_metadata import TARGET_METADATA
@@ -10,18 +11,20 @@ from latency.database import create_db_engine
 
 
 def run_migrations() -> None:
-    url = context.config.get_main_option("sqlalchemy.url")
     connection = context.config.attributes.get("connection")
     if connection is not None:
         _run(connection)
         return
+    url = context.config.get_main_option("sqlalchemy.url")
+    if url is None:
+        raise RuntimeError("alembic's config names no sqlalchemy.url")
     engine = create_db_engine(url)
     with engine.connect() as fresh:
         _run(fresh)
     engine.dispose()
 
 
-def _run(connection) -> None:  # type: ignore[no-untyped-def]
+def _run(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=TARGET_METADATA,

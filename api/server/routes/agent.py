@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Response
 from sqlalchemy.orm import Session
 
-from api.server.deps import DeviceId, in_transaction, settings_of
+from api.server.deps import DatabaseDep, DeviceId, SettingsDep, SignalDep
 from latency.devices import get_device, heartbeat
 from latency.protocol import AgentRef, Heartbeat, LeasedTask, LeaseRequest, TaskReport
 from latency.queue import (
@@ -23,16 +23,21 @@ router = APIRouter(prefix="/v1/agent", tags=["agent"])
 
 
 @router.post("/heartbeat", status_code=204)
-async def beat(body: Heartbeat, device_id: DeviceId, request: Request) -> Response:
+async def beat(body: Heartbeat, device_id: DeviceId, db: DatabaseDep) -> Response:
     """The agent is alive; ``facts`` (CPU, cores, OS, runtime versions) update the device."""
-    await in_transaction(request, lambda s: heartbeat(s, get_device(s, device_id), body.facts))
+    await db.run(lambda s: heartbeat(s, get_device(s, device_id), body.facts))
     return Response(status_code=204)
 
 
 @router.post("/tasks/lease", response_model=LeasedTask, responses={204: {"description": "none"}})
-async def lease(body: LeaseRequest, device_id: DeviceId, request: Request) -> LeasedTask | Response:
+async def lease(
+    body: LeaseRequest,
+    device_id: DeviceId,
+    db: DatabaseDep,
+    settings: SettingsDep,
+    signal: SignalDep,
+) -> LeasedTask | Response:
     """Lease this device's oldest pending task, long-polling up to ``wait_seconds``."""
-    settings = settings_of(request)
     duration = timedelta(seconds=settings.lease_seconds)
 
     def take(session: Session) -> LeasedTask | None:
@@ -42,25 +47,26 @@ async def lease(body: LeaseRequest, device_id: DeviceId, request: Request) -> Le
         return None if task is None else LeasedTask.model_validate(task)
 
     async def attempt() -> LeasedTask | None:
-        return await in_transaction(request, take)
+        return await db.run(take)
 
-    wait = min(body.wait_seconds, settings.max_wait_seconds)
-    task = await request.app.state.signal.wait_for(attempt, wait)
+    task = await signal.wait_for(attempt, min(body.wait_seconds, settings.max_wait_seconds))
     return task if task is not None else Response(status_code=204)
 
 
 @router.get("/tasks/{task_id}/model", response_class=Response)
-async def model(task_id: int, device_id: DeviceId, request: Request) -> Response:
+async def model(task_id: int, device_id: DeviceId, db: DatabaseDep) -> Response:
     """The ONNX bytes of one of this device's tasks."""
 
     def read(session: Session) -> bytes:
         return task_model(session, own_task(session, get_device(session, device_id), task_id))
 
-    return Response(await in_transaction(request, read), media_type="application/octet-stream")
+    return Response(await db.run(read), media_type="application/octet-stream")
 
 
 @router.post("/tasks/{task_id}/result", status_code=204)
-async def report(task_id: int, body: TaskReport, device_id: DeviceId, request: Request) -> Response:
+async def report(
+    task_id: int, body: TaskReport, device_id: DeviceId, db: DatabaseDep, signal: SignalDep
+) -> Response:
     """A measurement, or the error that prevented it (the task then fails with that text)."""
 
     def store(session: Session) -> None:
@@ -70,16 +76,16 @@ async def report(task_id: int, body: TaskReport, device_id: DeviceId, request: R
         else:
             fail_task(session, device, task_id, body.agent_id, body.error or "")
 
-    await in_transaction(request, store)
-    request.app.state.signal.notify()
+    await db.run(store)
+    signal.notify()
     return Response(status_code=204)
 
 
 @router.post("/tasks/{task_id}/release", status_code=204)
-async def release(task_id: int, body: AgentRef, device_id: DeviceId, request: Request) -> Response:
+async def release(
+    task_id: int, body: AgentRef, device_id: DeviceId, db: DatabaseDep, signal: SignalDep
+) -> Response:
     """Give a leased task back unmeasured (the agent is stopping): pending again at once."""
-    await in_transaction(
-        request, lambda s: release_task(s, get_device(s, device_id), task_id, body.agent_id)
-    )
-    request.app.state.signal.notify()
+    await db.run(lambda s: release_task(s, get_device(s, device_id), task_id, body.agent_id))
+    signal.notify()
     return Response(status_code=204)

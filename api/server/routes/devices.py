@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Response
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from api.server.deps import in_transaction, require_user, settings_of
+from api.server.deps import DatabaseDep, PredictorsDep, SettingsDep, SignalDep, require_user
 from api.server.routes.latency import export_model
 from api.server.schemas import (
     CalibrationQueued,
@@ -18,7 +18,7 @@ from api.server.schemas import (
     MeasurementImported,
     PredictorReport,
 )
-from latency.calibration import calibration_archs, calibration_layers
+from latency.calibration import calibration_plan
 from latency.device_predictor import (
     import_measurements,
     measured_architectures,
@@ -35,7 +35,6 @@ from latency.devices import (
 from latency.queue import request_measurement, unexported
 from latency.tables import Device, MeasurementTask
 from space import Arch
-from space.presets import search_space
 
 router = APIRouter(prefix="/v1/devices", tags=["devices"], dependencies=[Depends(require_user)])
 
@@ -45,7 +44,7 @@ def device_out(device: Device) -> DeviceOut:
 
 
 @router.post("", status_code=201, response_model=DeviceCreated)
-async def create(body: DeviceCreate, request: Request) -> DeviceCreated:
+async def create(body: DeviceCreate, db: DatabaseDep) -> DeviceCreated:
     """Register a device; the response carries its token, shown only this once."""
 
     def work(session: Session) -> DeviceCreated:
@@ -53,28 +52,28 @@ async def create(body: DeviceCreate, request: Request) -> DeviceCreated:
         session.flush()
         return DeviceCreated(**device_out(device).model_dump(), token=token)
 
-    return await in_transaction(request, work)
+    return await db.run(work)
 
 
 @router.get("", response_model=list[DeviceOut])
-async def index(request: Request) -> list[DeviceOut]:
-    return await in_transaction(request, lambda s: [device_out(d) for d in list_devices(s)])
+async def index(db: DatabaseDep) -> list[DeviceOut]:
+    return await db.run(lambda s: [device_out(d) for d in list_devices(s)])
 
 
 @router.get("/{device_id}", response_model=DeviceOut)
-async def show(device_id: int, request: Request) -> DeviceOut:
-    return await in_transaction(request, lambda s: device_out(get_device(s, device_id)))
+async def show(device_id: int, db: DatabaseDep) -> DeviceOut:
+    return await db.run(lambda s: device_out(get_device(s, device_id)))
 
 
 @router.delete("/{device_id}", status_code=204)
-async def remove(device_id: int, request: Request) -> Response:
+async def remove(device_id: int, db: DatabaseDep) -> Response:
     """Delete a device: its token stops working, its tasks and records go."""
-    await in_transaction(request, lambda s: delete_device(s, device_id))
+    await db.run(lambda s: delete_device(s, device_id))
     return Response(status_code=204)
 
 
 @router.post("/{device_id}/token", response_model=DeviceCreated)
-async def new_token(device_id: int, request: Request) -> DeviceCreated:
+async def new_token(device_id: int, db: DatabaseDep) -> DeviceCreated:
     """Revoke the device's token and issue a new one (shown only this once)."""
 
     def work(session: Session) -> DeviceCreated:
@@ -82,12 +81,12 @@ async def new_token(device_id: int, request: Request) -> DeviceCreated:
         token = rotate_token(session, device)
         return DeviceCreated(**device_out(device).model_dump(), token=token)
 
-    return await in_transaction(request, work)
+    return await db.run(work)
 
 
 @router.post("/{device_id}/measurements", status_code=201, response_model=MeasurementImported)
 async def import_batch(
-    device_id: int, body: MeasurementImport, request: Request
+    device_id: int, body: MeasurementImport, db: DatabaseDep
 ) -> MeasurementImported:
     """Store measurements made elsewhere; they calibrate the device's predictor. All or none."""
 
@@ -99,50 +98,49 @@ async def import_batch(
         total = measured_architectures(session, device.id)
         return MeasurementImported(imported=imported, measurements=total)
 
-    return await in_transaction(request, work)
+    return await db.run(work)
 
 
 @router.get("/{device_id}/predictor", response_model=PredictorReport)
-async def predictor(device_id: int, request: Request) -> PredictorReport:
+async def predictor(device_id: int, db: DatabaseDep, predictors: PredictorsDep) -> PredictorReport:
     """The device's latency predictor: measurements used and cross-validated accuracy."""
-    predictors = request.app.state.device_predictors
 
     def work(session: Session) -> PredictorReport:
         return PredictorReport(
             **predictor_report(session, predictors, get_device(session, device_id))
         )
 
-    return await in_transaction(request, work)
-
-
-def _calibration_archs(body: CalibrationRequest) -> tuple[list[Arch], list[Arch]]:
-    """The networks spread over the space, and the space's layer probes if asked for."""
-    space = search_space(body.space)
-    if body.resolution is not None:
-        space = space.with_task(
-            resolution=body.resolution, in_channels=space.in_channels, num_classes=space.num_classes
-        )
-    probes = calibration_layers(space, body.seed) if body.layers else []
-    return calibration_archs(space, body.count, body.seed), probes
+    return await db.run(work)
 
 
 @router.post("/{device_id}/calibrate", status_code=202, response_model=CalibrationQueued)
 async def calibrate(
-    device_id: int, body: CalibrationRequest, request: Request
+    device_id: int,
+    body: CalibrationRequest,
+    db: DatabaseDep,
+    settings: SettingsDep,
+    signal: SignalDep,
 ) -> CalibrationQueued:
     """Queue measurements of architectures spread over a space, and of its layers one by one,
     so that the device's predictor prices every kind of operator before a search relies on it.
     Models are exported before the transaction (a space's layers take a minute or two)."""
-    networks, probes = await run_in_threadpool(_calibration_archs, body)
-    archs = networks + probes
+    plan = await run_in_threadpool(
+        lambda: calibration_plan(
+            body.space,
+            resolution=body.resolution,
+            count=body.count,
+            layers=body.layers,
+            seed=body.seed,
+        )
+    )
+    archs = plan.archs
 
     def to_export(session: Session) -> list[Arch]:
         get_device(session, device_id)  # an unknown device is refused before any export
         return unexported(session, archs)
 
-    missing = await in_transaction(request, to_export)
+    missing = await db.run(to_export)
     exported = await run_in_threadpool(lambda: {arch.hash: export_model(arch) for arch in missing})
-    max_attempts = settings_of(request).max_task_attempts
 
     def export(arch: Arch) -> bytes:  # a model stored meanwhile is not asked for again
         return exported.get(arch.hash) or export_model(arch)
@@ -151,19 +149,24 @@ async def calibrate(
         device = get_device(session, device_id)
         found = [
             request_measurement(
-                session, device, arch, body.settings, export=export, max_attempts=max_attempts
+                session,
+                device,
+                arch,
+                body.settings,
+                export=export,
+                max_attempts=settings.max_task_attempts,
             )
             for arch in archs
         ]
         session.flush()
         tasks = [item.id for item in found if isinstance(item, MeasurementTask)]
         return CalibrationQueued(
-            architectures=len(networks),
-            layers=len(probes),
+            architectures=len(plan.networks),
+            layers=len(plan.probes),
             already_measured=len(archs) - len(tasks),
             task_ids=tasks,
         )
 
-    queued = await in_transaction(request, work)
-    request.app.state.signal.notify()
+    queued = await db.run(work)
+    signal.notify()
     return queued

@@ -6,19 +6,17 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
 from fastapi.responses import HTMLResponse
+from optuna.trial import FrozenTrial
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from api.server.deps import in_transaction, require_user
+from api.server.deps import DatabaseDep, StudyStorageDep, require_user
 from api.server.schemas import JobOut, JobPage, ParetoOut, TrialOut, TrialPage
 from edgenas.errors import NotFoundError
-from latency.device_predictor import measured_architectures
-from latency.devices import device_by_name
-from latency.predictor import MIN_MEASUREMENTS
 from search.trial_record import record_of
-from workers.jobs import cancel_job, get_job, list_jobs, submit_job
+from workers.jobs import cancel_job, check_devices, get_job, list_jobs, submit_job
 from workers.results import job_pareto_html, job_pareto_png, job_trials, pareto_members
-from workers.spec import JobSpec, SpecError, resolve
+from workers.spec import JobSpec, resolve
 from workers.tables import JobState
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"], dependencies=[Depends(require_user)])
@@ -45,33 +43,22 @@ EXAMPLE_SPEC = {
 async def submit(
     spec: Annotated[JobSpec, Body(openapi_examples={"pareto": {"value": EXAMPLE_SPEC}})],
     request: Request,
+    db: DatabaseDep,
 ) -> JobOut:
     """Validate a job in full (space, data, devices, constraints, strategy) and queue it."""
     submitted: dict[str, Any] = await request.json()
     await run_in_threadpool(resolve, spec)
 
     def work(session: Session) -> JobOut:
-        for index, name in enumerate(spec.devices):
-            try:
-                device = device_by_name(session, name)
-            except NotFoundError:
-                raise SpecError(f"devices.{index}", f"no registered device {name!r}") from None
-            measured = measured_architectures(session, device.id)
-            if spec.latency == "predicted" and measured < MIN_MEASUREMENTS:
-                raise SpecError(
-                    "latency",
-                    f"'predicted' needs a predictor for every device; {name!r} has "
-                    f"{measured} measured architectures, {MIN_MEASUREMENTS} needed "
-                    "(import measurements, or use 'hybrid')",
-                )
+        check_devices(session, spec)
         return JobOut.model_validate(submit_job(session, spec, submitted))
 
-    return await in_transaction(request, work)
+    return await db.run(work)
 
 
 @router.get("", response_model=JobPage)
 async def index(
-    request: Request,
+    db: DatabaseDep,
     state: JobState | None = None,
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
@@ -84,41 +71,41 @@ async def index(
             items=[JobOut.model_validate(j) for j in jobs], total=total, offset=offset, limit=limit
         )
 
-    return await in_transaction(request, work)
+    return await db.run(work)
 
 
 @router.get("/{job_id}", response_model=JobOut)
-async def show(job_id: int, request: Request) -> JobOut:
-    return await in_transaction(request, lambda s: JobOut.model_validate(get_job(s, job_id)))
+async def show(job_id: int, db: DatabaseDep) -> JobOut:
+    return await db.run(lambda s: JobOut.model_validate(get_job(s, job_id)))
 
 
 @router.post("/{job_id}/cancel", response_model=JobOut)
-async def cancel(job_id: int, request: Request) -> JobOut:
+async def cancel(job_id: int, db: DatabaseDep) -> JobOut:
     """Cancel a job: a queued one at once, a running one once its runner notices (no new
     trials start; running ones finish). A finished job gives 409."""
-    return await in_transaction(
-        request, lambda s: JobOut.model_validate(cancel_job(s, get_job(s, job_id)))
-    )
+    return await db.run(lambda s: JobOut.model_validate(cancel_job(s, get_job(s, job_id))))
 
 
-async def _job_and_trials(request: Request, job_id: int):  # type: ignore[no-untyped-def]
+async def _job_and_trials(
+    db: DatabaseDep, storage: StudyStorageDep, job_id: int
+) -> tuple[list[str], list[FrozenTrial]]:
     """The job's devices and its study's trials (read on a worker thread)."""
-    devices = await in_transaction(request, lambda s: list(get_job(s, job_id).spec["devices"]))
-    storage = request.app.state.optuna_storage
+    devices = await db.run(lambda s: list(get_job(s, job_id).spec["devices"]))
     return devices, await run_in_threadpool(job_trials, storage, job_id)
 
 
 @router.get("/{job_id}/trials", response_model=TrialPage)
 async def trials(
     job_id: int,
-    request: Request,
+    db: DatabaseDep,
+    storage: StudyStorageDep,
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
     sort: Literal["number", "accuracy", "latency", "reward"] = "number",
     descending: bool = False,
 ) -> TrialPage:
     """The job's trials, sorted (latency: on the job's fastest device for that trial)."""
-    devices, found = await _job_and_trials(request, job_id)
+    devices, found = await _job_and_trials(db, storage, job_id)
     records = sorted(
         (record_of(t, devices) for t in found), key=SORT_KEYS[sort], reverse=descending
     )
@@ -127,30 +114,30 @@ async def trials(
 
 
 @router.get("/{job_id}/pareto", response_model=ParetoOut)
-async def pareto(job_id: int, request: Request) -> ParetoOut:
+async def pareto(job_id: int, db: DatabaseDep, storage: StudyStorageDep) -> ParetoOut:
     """Accuracy up, latency down on every device: the trials no other trial dominates."""
-    devices, found = await _job_and_trials(request, job_id)
+    devices, found = await _job_and_trials(db, storage, job_id)
     members = [TrialOut.model_validate(m) for m in pareto_members(found, devices)]
     return ParetoOut(job_id=job_id, devices=devices, members=members)
 
 
 @router.get("/{job_id}/pareto.html", response_class=HTMLResponse)
-async def pareto_page(job_id: int, request: Request) -> HTMLResponse:
+async def pareto_page(job_id: int, db: DatabaseDep, storage: StudyStorageDep) -> HTMLResponse:
     """Accuracy against latency on the job's first device; opens offline."""
-    devices, found = await _job_and_trials(request, job_id)
+    devices, found = await _job_and_trials(db, storage, job_id)
     return HTMLResponse(await run_in_threadpool(job_pareto_html, found, devices))
 
 
 @router.get("/{job_id}/pareto.png")
-async def pareto_image(job_id: int, request: Request) -> Response:
-    devices, found = await _job_and_trials(request, job_id)
+async def pareto_image(job_id: int, db: DatabaseDep, storage: StudyStorageDep) -> Response:
+    devices, found = await _job_and_trials(db, storage, job_id)
     return Response(await run_in_threadpool(job_pareto_png, found, devices), media_type="image/png")
 
 
 @router.get("/{job_id}/trials/{number}/model.onnx")
-async def model(job_id: int, number: int, request: Request) -> Response:
+async def model(job_id: int, number: int, db: DatabaseDep, storage: StudyStorageDep) -> Response:
     """The trial's architecture as ONNX (freshly initialised weights: trials keep no weights)."""
-    devices, found = await _job_and_trials(request, job_id)
+    devices, found = await _job_and_trials(db, storage, job_id)
     trial = next((record_of(t, devices) for t in found if t.number == number), None)
     if trial is None or not trial.arch:
         raise NotFoundError(f"job {job_id} has no trial {number}")

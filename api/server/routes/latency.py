@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Query, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from api.server.deps import in_transaction, require_user, settings_of
+from api.server.deps import DatabaseDep, SettingsDep, SignalDep, require_user
 from api.server.schemas import LatencyOut, LatencyRequest, RecordOut
 from edgenas.errors import NotFoundError
 from latency.devices import device_by_name
 from latency.queue import request_measurement
 from latency.tables import Device, LatencyRecord, MeasurementTask, TaskState
+from space import Arch
 from space.references import resolve_arch
 
 router = APIRouter(prefix="/v1/latency", tags=["latency"], dependencies=[Depends(require_user)])
 
 
-def export_model(arch):  # type: ignore[no-untyped-def]
+def export_model(arch: Arch) -> bytes:
     from space.export import export_onnx_bytes  # torch loads on the first measurement only
 
     return export_onnx_bytes(arch)
@@ -37,7 +40,9 @@ def task_status(session: Session, task: MeasurementTask) -> LatencyOut:
     )
 
 
-async def _wait_for_task(request: Request, task_id: int, wait_seconds: float) -> LatencyOut:
+async def _wait_for_task(
+    db: DatabaseDep, settings: SettingsDep, signal: SignalDep, task_id: int, wait_seconds: float
+) -> LatencyOut:
     def read(session: Session) -> LatencyOut:
         task = session.get(MeasurementTask, task_id)
         if task is None:
@@ -45,21 +50,21 @@ async def _wait_for_task(request: Request, task_id: int, wait_seconds: float) ->
         return task_status(session, task)
 
     async def finished() -> LatencyOut | None:
-        status = await in_transaction(request, read)
+        status = await db.run(read)
         return status if status.status in (TaskState.DONE, TaskState.FAILED) else None
 
-    timeout = min(wait_seconds, settings_of(request).max_wait_seconds)
-    return await request.app.state.signal.wait_for(finished, timeout) or await in_transaction(
-        request, read
-    )
+    timeout = min(wait_seconds, settings.max_wait_seconds)
+    done = await signal.wait_for(finished, timeout)
+    return done if done is not None else await db.run(read)
 
 
 @router.post("", response_model=LatencyOut)
-async def measure(body: LatencyRequest, request: Request) -> LatencyOut:
+async def measure(
+    body: LatencyRequest, db: DatabaseDep, settings: SettingsDep, signal: SignalDep
+) -> LatencyOut:
     """Latency of an architecture on a device: a cached record, or a queued measurement
     (optionally waited for up to ``wait_seconds``)."""
     arch = await run_in_threadpool(resolve_arch, body.arch)
-    max_attempts = settings_of(request).max_task_attempts
 
     def work(session: Session) -> LatencyOut:
         device = device_by_name(session, body.device)
@@ -69,7 +74,7 @@ async def measure(body: LatencyRequest, request: Request) -> LatencyOut:
             arch,
             body.settings,
             export=export_model,
-            max_attempts=max_attempts,
+            max_attempts=settings.max_task_attempts,
             fresh=body.fresh,
         )
         session.flush()
@@ -84,16 +89,20 @@ async def measure(body: LatencyRequest, request: Request) -> LatencyOut:
             )
         return task_status(session, found)
 
-    status = await in_transaction(request, work)
-    request.app.state.signal.notify()
+    status = await db.run(work)
+    signal.notify()
     if status.task_id is None or body.wait_seconds == 0:
         return status
-    return await _wait_for_task(request, status.task_id, body.wait_seconds)
+    return await _wait_for_task(db, settings, signal, status.task_id, body.wait_seconds)
 
 
 @router.get("/{task_id}", response_model=LatencyOut)
 async def show(
-    task_id: int, request: Request, wait_seconds: float = Query(0, ge=0, le=300)
+    task_id: int,
+    db: DatabaseDep,
+    settings: SettingsDep,
+    signal: SignalDep,
+    wait_seconds: Annotated[float, Query(ge=0, le=300)] = 0,
 ) -> LatencyOut:
     """State of a measurement; waits up to ``wait_seconds`` for it to finish."""
-    return await _wait_for_task(request, task_id, wait_seconds)
+    return await _wait_for_task(db, settings, signal, task_id, wait_seconds)
