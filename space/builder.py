@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import torch
 from torch import nn
 
 from space.arch import Arch
 from space.blocks import (
+    Block,
     Conv,
     DepthwiseSeparable,
     Fire,
@@ -30,39 +34,74 @@ from space.shapes import LayerShape, plan_layers, scale_head_channels
 
 def build_layer(layer: LayerShape, width: float) -> nn.Module:
     """The module of one planned layer."""
-    block, cin, cout, s = layer.block, layer.in_channels, layer.out_channels, layer.stride
-    if isinstance(block, Conv):
-        body: nn.Module = ConvBNAct(
-            cin,
-            cout,
-            block.kernel,
-            stride=s,
-            act=block.act,
-            bias=block.bias,
-            batch_norm=block.batch_norm,
-            padding=0 if block.valid_padding else None,
-        )
-    elif isinstance(block, DepthwiseSeparable):
-        body = nn.Sequential(
-            ConvBNAct(cin, cin, block.kernel, stride=s, groups=cin, act=block.act),
-            ConvBNAct(cin, cout, 1, act=block.act),
-        )
-    elif isinstance(block, InvertedResidual):
-        body = inverted_residual(layer)
-    elif isinstance(block, ShuffleV1):
-        return ShuffleV1Unit(layer)
-    elif isinstance(block, ShuffleV2):
-        return ShuffleV2Unit(layer)
-    elif isinstance(block, Fire):
-        return FireModule(layer, width)
-    elif isinstance(block, Skip):
-        return nn.Identity() if layer.residual else ConvBNAct(cin, cout, 1, stride=s, act=block.act)
-    elif isinstance(block, MaxPool):
-        padding = 0 if block.ceil_mode else block.kernel // 2
-        return nn.MaxPool2d(block.kernel, s, padding, ceil_mode=block.ceil_mode)
-    else:  # pragma: no cover - the grammar admits no other kind
-        raise TypeError(f"no builder for {block.kind}")
+    return _BUILDERS[type(layer.block)](layer.block, layer, width)
+
+
+# One builder per block kind. Blocks that can carry an identity skip are wrapped in
+# ``Residual``; ShuffleNet units, fire modules, skips and pooling handle their own shapes.
+
+
+def _conv(block: Conv, layer: LayerShape, width: float) -> nn.Module:
+    body = ConvBNAct(
+        layer.in_channels,
+        layer.out_channels,
+        block.kernel,
+        stride=layer.stride,
+        act=block.act,
+        bias=block.bias,
+        batch_norm=block.batch_norm,
+        padding=0 if block.valid_padding else None,
+    )
     return Residual(body, layer.residual)
+
+
+def _separable(block: DepthwiseSeparable, layer: LayerShape, width: float) -> nn.Module:
+    cin, s = layer.in_channels, layer.stride
+    body = nn.Sequential(
+        ConvBNAct(cin, cin, block.kernel, stride=s, groups=cin, act=block.act),
+        ConvBNAct(cin, layer.out_channels, 1, act=block.act),
+    )
+    return Residual(body, layer.residual)
+
+
+def _inverted(block: InvertedResidual, layer: LayerShape, width: float) -> nn.Module:
+    return Residual(inverted_residual(layer), layer.residual)
+
+
+def _shuffle_v1(block: ShuffleV1, layer: LayerShape, width: float) -> nn.Module:
+    return ShuffleV1Unit(layer)
+
+
+def _shuffle_v2(block: ShuffleV2, layer: LayerShape, width: float) -> nn.Module:
+    return ShuffleV2Unit(layer)
+
+
+def _fire(block: Fire, layer: LayerShape, width: float) -> nn.Module:
+    return FireModule(layer, width)
+
+
+def _skip(block: Skip, layer: LayerShape, width: float) -> nn.Module:
+    if layer.residual:
+        return nn.Identity()
+    cin, cout = layer.in_channels, layer.out_channels
+    return ConvBNAct(cin, cout, 1, stride=layer.stride, act=block.act)
+
+
+def _max_pool(block: MaxPool, layer: LayerShape, width: float) -> nn.Module:
+    padding = 0 if block.ceil_mode else block.kernel // 2
+    return nn.MaxPool2d(block.kernel, layer.stride, padding, ceil_mode=block.ceil_mode)
+
+
+_BUILDERS: dict[type[Block], Callable[[Any, LayerShape, float], nn.Module]] = {
+    Conv: _conv,
+    DepthwiseSeparable: _separable,
+    InvertedResidual: _inverted,
+    ShuffleV1: _shuffle_v1,
+    ShuffleV2: _shuffle_v2,
+    Fire: _fire,
+    Skip: _skip,
+    MaxPool: _max_pool,
+}
 
 
 class Network(nn.Module):

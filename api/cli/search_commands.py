@@ -14,10 +14,8 @@ from api.client.options import fail
 from latency.local import LOCAL, local_latency
 
 if TYPE_CHECKING:
-    import optuna
     from rich.progress import Progress, TaskID
 
-    from search.study import SearchSettings
     from search.trial_record import TrialRecord
     from workers.spec import ResolvedJob
 
@@ -60,6 +58,7 @@ def run(
     import optuna
 
     from search.engine import run_trial
+    from search.study import create_study
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # the progress bar says it all
     if device != LOCAL:
@@ -81,7 +80,7 @@ def run(
         "seed": seed,
     }
     job = _resolve(spec)
-    study = _create_study(job.settings)
+    study = create_study(job.settings)
     latency = local_latency(latency_runs)
     records: list[TrialRecord] = []
     with _progress() as (progress, task):
@@ -123,15 +122,6 @@ def _resolve(spec: dict[str, Any]) -> ResolvedJob:
             raise fail(f"{FLAGS[field]} {error['input']!r}: {message}") from None
         raise fail(f"{field}: {message}" if field else message) from None
     except SpecError as exc:
-        raise fail(str(exc)) from None
-
-
-def _create_study(settings: SearchSettings) -> optuna.Study:
-    from search.study import create_study
-
-    try:
-        return create_study(settings)
-    except ValueError as exc:
         raise fail(str(exc)) from None
 
 
