@@ -60,6 +60,9 @@ def test_agent_failure_is_reported_with_its_text(server: Server) -> None:
         "task_id"
     ]
     agent.post("/v1/agent/tasks/lease", json={"agent_id": "a1"})
+    neither = agent.post(f"/v1/agent/tasks/{task_id}/result", json={"agent_id": "a1"})
+    assert neither.status_code == 422
+    assert "exactly one of 'result' and 'error'" in neither.json()["error"]["message"]
     agent.post(
         f"/v1/agent/tasks/{task_id}/result",
         json={"agent_id": "a1", "error": "Fail: model does not load"},
