@@ -34,7 +34,7 @@ from space.shapes import LayerShape, plan_layers, scale_head_channels
 
 def build_layer(layer: LayerShape, width: float) -> nn.Module:
     """The module of one planned layer."""
-    return _BUILDERS[type(layer.block)](layer.block, layer, width)
+    return BUILDERS[type(layer.block)](layer.block, layer, width)
 
 
 # One builder per block kind. Blocks that can carry an identity skip are wrapped in
@@ -92,7 +92,7 @@ def _max_pool(block: MaxPool, layer: LayerShape, width: float) -> nn.Module:
     return nn.MaxPool2d(block.kernel, layer.stride, padding, ceil_mode=block.ceil_mode)
 
 
-_BUILDERS: dict[type[Block], Callable[[Any, LayerShape, float], nn.Module]] = {
+BUILDERS: dict[type[Block], Callable[[Any, LayerShape, float], nn.Module]] = {
     Conv: _conv,
     DepthwiseSeparable: _separable,
     InvertedResidual: _inverted,

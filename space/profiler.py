@@ -153,7 +153,7 @@ def _layer_cost(layer: LayerShape, width: float) -> tuple[_Cost, list[int], bool
     """Cost, sequence of tensor sizes, and whether the block input is held to the end."""
     block, cost = layer.block, _Cost(layer.name)
     tensors = [layer.in_channels * layer.in_size * layer.in_size]
-    tensors += _BLOCK_COSTS[type(block)](block, layer, width, cost)
+    tensors += BLOCK_COSTS[type(block)](block, layer, width, cost)
     if layer.residual and not isinstance(block, Skip | ShuffleV2):
         cost.add_op("add", layer.out_channels, layer.out_channels, layer.out_size, layer.out_size)
     hold = layer.residual or isinstance(block, ShuffleV1 | ShuffleV2)
@@ -246,7 +246,7 @@ def _max_pool(block: MaxPool, layer: LayerShape, width: float, cost: _Cost) -> l
     return [cout * out * out]
 
 
-_BLOCK_COSTS: dict[type[Block], Callable[[Any, LayerShape, float, _Cost], list[int]]] = {
+BLOCK_COSTS: dict[type[Block], Callable[[Any, LayerShape, float, _Cost], list[int]]] = {
     Conv: _conv,
     DepthwiseSeparable: _separable,
     InvertedResidual: _inverted,

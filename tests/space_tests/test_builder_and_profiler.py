@@ -6,8 +6,9 @@ import torch
 from hypothesis import given, settings
 
 from space import Arch, parse_arch
-from space.builder import build_model
-from space.profiler import primitives, profile_arch
+from space.blocks import ALL_KINDS, Head
+from space.builder import BUILDERS, build_model
+from space.profiler import BLOCK_COSTS, primitives, profile_arch
 from tests.space_tests.strategies import free_archs, space_archs
 
 
@@ -99,3 +100,10 @@ def test_unpadded_conv_gets_no_identity_even_with_res() -> None:
     residuals = [m.identity for m in build_model(arch).features]
     assert residuals == [False, False, True]
     _check_forward_and_profile(arch)
+
+
+def test_every_layer_kind_has_a_builder_and_a_cost() -> None:
+    """Adding a block kind means one entry per concern: these tables are where they go."""
+    layer_kinds = {cls for cls in ALL_KINDS.values() if cls is not Head}
+    assert set(BUILDERS) == layer_kinds
+    assert set(BLOCK_COSTS) == layer_kinds
