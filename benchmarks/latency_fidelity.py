@@ -1,7 +1,8 @@
 """Does the agent report what the device does? Agent-reported vs direct ONNX Runtime latency.
 
 Starts the real stack the README describes (``edgenas serve`` on a temporary SQLite database,
-``edgenas keys create``, ``edgenas agent --register``), then for every architecture:
+``edgenas users create``, ``edgenas keys create``, ``edgenas agent --register``), then for
+every architecture:
 
 1. asks the server for a fresh measurement on the agent's device (agent #1),
 2. downloads the very ONNX file the agent timed and times it here, in this process, with the
@@ -85,8 +86,15 @@ def _wait_until_healthy(base: str, server: subprocess.Popen[str]) -> None:
 def running_stack(folder: Path) -> Iterator[tuple[str, str, str]]:
     """(base URL, user API key, device token) of a server and one registered CPU agent."""
     env = {**os.environ, "EDGENAS_DATABASE_URL": f"sqlite:///{folder / 'edgenas.db'}"}
+    subprocess.run(
+        [*CLI, "users", "create", "fidelity"], env=env, text=True, capture_output=True, check=True
+    )
     key = subprocess.run(
-        [*CLI, "keys", "create", "fidelity"], env=env, text=True, capture_output=True, check=True
+        [*CLI, "keys", "create", "--user", "fidelity"],
+        env=env,
+        text=True,
+        capture_output=True,
+        check=True,
     ).stdout.strip()
     port = _free_port()
     base = f"http://127.0.0.1:{port}"

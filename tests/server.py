@@ -22,16 +22,23 @@ from api.server.app import create_app
 from api.server.database import upgrade_database
 from api.server.keys import create_api_key
 from api.server.settings import Settings
+from api.server.users import create_user, user_by_name
+from edgenas.errors import NotFoundError
 from latency.database import create_db_engine
 
 
-def make_api_key(database_url: str, name: str = "tests") -> str:
-    """Create a user API key directly in the database (what ``edgenas keys create`` does)."""
+def make_api_key(database_url: str, name: str = "tests", *, admin: bool = False) -> str:
+    """Create a user and a key of theirs directly in the database (what ``edgenas users
+    create`` and ``edgenas keys create`` do)."""
     engine = create_db_engine(database_url)
     try:
         upgrade_database(engine)
         with sessionmaker(engine).begin() as session:
-            return create_api_key(session, name)
+            try:
+                user = user_by_name(session, name)
+            except NotFoundError:
+                user = create_user(session, name, admin=admin)
+            return create_api_key(session, user)
     finally:
         engine.dispose()
 

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import typer
 
+from api.cli.account_commands import keys_app, users_app
 from api.cli.demo_commands import demo
 from api.cli.job_commands import app as jobs_app
 from api.cli.latency_commands import app as latency_app
 from api.cli.search_commands import app as search_app
-from api.cli.server_commands import keys_app, serve, worker
+from api.cli.server_commands import serve, worker
 from api.cli.space_commands import app as space_app
 from api.client.agent_command import agent
 
@@ -20,6 +21,7 @@ app = typer.Typer(help="EdgeNAS: hardware-aware neural architecture search.", no
 app.add_typer(space_app, name="space")
 app.add_typer(latency_app, name="latency")
 app.add_typer(search_app, name="search")
+app.add_typer(users_app, name="users")
 app.add_typer(keys_app, name="keys")
 app.add_typer(jobs_app, name="jobs")
 app.command()(serve)

@@ -72,6 +72,7 @@ def local_service(out: Path) -> Iterator[httpx.Client]:
     from api.server.embedded import EmbeddedStack
     from api.server.keys import create_api_key
     from api.server.settings import Settings
+    from api.server.users import create_user
     from latency.database import create_db_engine
 
     out.mkdir(parents=True, exist_ok=True)
@@ -86,7 +87,7 @@ def local_service(out: Path) -> Iterator[httpx.Client]:
     engine = create_db_engine(settings.database_url)
     upgrade_database(engine)
     with sessionmaker(engine).begin() as session:
-        key = create_api_key(session, "demo")
+        key = create_api_key(session, create_user(session, "demo", admin=True))
     engine.dispose()
 
     server = uvicorn.Server(uvicorn.Config(create_app(settings), log_level="warning"))

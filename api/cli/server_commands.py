@@ -1,4 +1,5 @@
-"""``edgenas serve`` and ``edgenas keys create``."""
+"""``edgenas serve`` and ``edgenas worker``, and the settings and database session the
+commands that run on the server share."""
 
 from __future__ import annotations
 
@@ -7,8 +8,6 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-
-from api.client.options import fail
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -23,10 +22,9 @@ DatabaseUrl = Annotated[
         help="SQLAlchemy URL (default: sqlite:///edgenas.db)",
     ),
 ]
-keys_app = typer.Typer(help="User API keys.", no_args_is_help=True)
 
 
-def _settings(database_url: str | None, **overrides: Any) -> Settings:
+def settings_from(database_url: str | None, **overrides: Any) -> Settings:
     from api.server.settings import Settings
 
     values: dict[str, Any] = {k: v for k, v in overrides.items() if v is not None}
@@ -56,7 +54,7 @@ def serve(
     from api.server.app import create_app
     from api.server.embedded import EmbeddedStack
 
-    settings = _settings(
+    settings = settings_from(
         database_url, host=host, port=port, local_dev_no_auth=local_dev_no_auth or None
     )
     stack = EmbeddedStack(settings, runners=runners, local_agent=local_agent)
@@ -77,7 +75,7 @@ def worker(
 
     from api.server.embedded import EmbeddedStack
 
-    stack = EmbeddedStack(_settings(database_url), runners=runners)
+    stack = EmbeddedStack(settings_from(database_url), runners=runners)
     stack.start()
     signal.signal(signal.SIGTERM, lambda *_: stack.stop_event.set())
     try:
@@ -89,54 +87,17 @@ def worker(
 
 
 @contextmanager
-def _database_session(database_url: str | None) -> Iterator[Session]:
-    """A transaction on the (upgraded) database, for the key commands."""
+def database_session(database_url: str | None) -> Iterator[Session]:
+    """A transaction on the (upgraded) database, for the user and key commands."""
     from sqlalchemy.orm import sessionmaker
 
     from api.server.database import upgrade_database
     from latency.database import create_db_engine
 
-    engine = create_db_engine(_settings(database_url).database_url)
+    engine = create_db_engine(settings_from(database_url).database_url)
     try:
         upgrade_database(engine)
         with sessionmaker(engine).begin() as session:
             yield session
     finally:
         engine.dispose()
-
-
-@keys_app.command("create")
-def create_key(
-    name: Annotated[str, typer.Argument(help="Who the key is for")],
-    database_url: DatabaseUrl = None,
-) -> None:
-    """Create a user API key and print it (it is stored hashed and not shown again)."""
-    from api.server.keys import create_api_key
-
-    with _database_session(database_url) as session:
-        typer.echo(create_api_key(session, name))
-
-
-@keys_app.command("list")
-def list_keys(database_url: DatabaseUrl = None) -> None:
-    """Every key: id, name, creation time and whether it was revoked."""
-    from api.server.keys import list_api_keys
-
-    with _database_session(database_url) as session:
-        for key in list_api_keys(session):
-            state = f"revoked {key.revoked_at:%Y-%m-%d %H:%M}" if key.revoked_at else "active"
-            typer.echo(f"{key.id}\t{key.name}\tcreated {key.created_at:%Y-%m-%d %H:%M}\t{state}")
-
-
-@keys_app.command("revoke")
-def revoke_key(
-    key_id: Annotated[int, typer.Argument(help="Key id (see `edgenas keys list`)")],
-    database_url: DatabaseUrl = None,
-) -> None:
-    """Revoke a key: requests carrying it get 401 from now on."""
-    from api.server.keys import revoke_api_key
-
-    with _database_session(database_url) as session:
-        if not revoke_api_key(session, key_id):
-            raise fail(f"no active key with id {key_id}")
-    typer.echo(f"revoked key {key_id}")

@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from api.server.keys import authenticate_key
 from api.server.settings import Settings
 from api.server.signals import QueueSignal
+from api.server.users import LOCAL_DEVELOPER, Caller
 from latency.device_predictor import DevicePredictors
 from latency.devices import authenticate_device
 
@@ -79,13 +80,16 @@ def _token(credentials: HTTPAuthorizationCredentials | None) -> str:
     return credentials.credentials
 
 
-async def require_user(settings: SettingsDep, db: DatabaseDep, credentials: Credentials) -> None:
-    """A valid, unrevoked user API key (or the local-development flag)."""
+async def require_user(settings: SettingsDep, db: DatabaseDep, credentials: Credentials) -> Caller:
+    """The user of a valid, unrevoked API key (or, with the local-development flag, an admin
+    without a key)."""
     if settings.local_dev_no_auth:
-        return
+        return LOCAL_DEVELOPER
     token = _token(credentials)
-    if await db.run(lambda s: authenticate_key(s, token)) is None:
+    caller = await db.run(lambda s: authenticate_key(s, token))
+    if caller is None:
         raise HTTPException(401, "unknown or revoked API key")
+    return caller
 
 
 async def require_device(db: DatabaseDep, credentials: Credentials) -> int:

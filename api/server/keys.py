@@ -1,4 +1,5 @@
-"""User API keys: created by ``edgenas keys create``, stored as SHA-256, revocable."""
+"""User API keys: created by ``edgenas keys create --user NAME``, stored as SHA-256,
+revocable one by one or with their user."""
 
 from __future__ import annotations
 
@@ -7,26 +8,40 @@ import secrets
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.server.tables import ApiKey
+from api.server.tables import ApiKey, User
+from api.server.users import Caller
 from latency.devices import hash_token
 from latency.tables import utcnow
 
 
-def create_api_key(session: Session, name: str) -> str:
-    """A new key; the plain text is returned once and never stored."""
+def create_api_key(session: Session, user: User, name: str | None = None) -> str:
+    """A new key of ``user`` (``name`` labels it; default the user's name); the plain text is
+    returned once and never stored."""
     key = "ekey_" + secrets.token_urlsafe(32)
-    session.add(ApiKey(name=name, key_hash=hash_token(key)))
+    session.add(ApiKey(user_id=user.id, name=name or user.name, key_hash=hash_token(key)))
     return key
 
 
-def authenticate_key(session: Session, key: str) -> ApiKey | None:
-    return session.scalar(
-        select(ApiKey).where(ApiKey.key_hash == hash_token(key), ApiKey.revoked_at.is_(None))
+def authenticate_key(session: Session, key: str) -> Caller | None:
+    """The caller a key stands for, while neither the key nor its user is revoked."""
+    found = session.execute(
+        select(User.id, User.name, User.admin)
+        .join(ApiKey, ApiKey.user_id == User.id)
+        .where(
+            ApiKey.key_hash == hash_token(key),
+            ApiKey.revoked_at.is_(None),
+            User.revoked_at.is_(None),
+        )
+    ).first()
+    return None if found is None else Caller(found.id, found.name, found.admin)
+
+
+def list_api_keys(session: Session) -> list[tuple[ApiKey, str]]:
+    """Every key with its user's name."""
+    rows = session.execute(
+        select(ApiKey, User.name).join(User, ApiKey.user_id == User.id).order_by(ApiKey.id)
     )
-
-
-def list_api_keys(session: Session) -> list[ApiKey]:
-    return list(session.scalars(select(ApiKey).order_by(ApiKey.id)))
+    return [(key, user) for key, user in rows.tuples()]
 
 
 def revoke_api_key(session: Session, key_id: int) -> bool:

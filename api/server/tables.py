@@ -1,10 +1,10 @@
-"""Tables the API owns: user API keys (stored hashed)."""
+"""Tables the API owns: users and their API keys (stored hashed)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Integer, MetaData, String
+from sqlalchemy import Boolean, ForeignKey, Integer, MetaData, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from latency.tables import NAMING, UTCDateTime, utcnow
@@ -14,12 +14,25 @@ class ApiBase(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
 
+class User(ApiBase):
+    """Someone who uses the service; an admin sees every user's objects."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
 class ApiKey(ApiBase):
     """A user's key for the REST API; only its SHA-256 is kept."""
 
     __tablename__ = "api_keys"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(64))
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

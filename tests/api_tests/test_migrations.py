@@ -6,14 +6,20 @@ from pathlib import Path
 
 import optuna
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
+from sqlalchemy.orm import sessionmaker
 
 from api.server.database import VERSION_TABLE, alembic_config, upgrade_database
+from api.server.keys import authenticate_key
 from api.server.migrations_metadata import TARGET_METADATA
+from api.server.users import list_users
 from latency.database import create_db_engine
+from latency.devices import hash_token
+from latency.tables import utcnow
 from tests.databases import BACKENDS, database_url
 
 
@@ -42,10 +48,10 @@ def test_optuna_studies_share_the_database_and_a_legacy_revision_is_carried_over
     with database_url(backend, tmp_path) as url:
         engine = create_db_engine(url)
         try:
-            upgrade_database(engine)
+            config = alembic_config(url)
             with engine.begin() as connection:  # a database as revision 0002 left it
-                connection.execute(text("DROP TABLE jobs"))
-                connection.execute(text("ALTER TABLE latency_records DROP COLUMN source"))
+                config.attributes["connection"] = connection
+                command.upgrade(config, "0002")
                 connection.execute(text(f"DROP TABLE {VERSION_TABLE}"))
                 connection.execute(text("CREATE TABLE alembic_version (version_num VARCHAR(32))"))
                 connection.execute(text("INSERT INTO alembic_version VALUES ('0002')"))
@@ -61,5 +67,44 @@ def test_optuna_studies_share_the_database_and_a_legacy_revision_is_carried_over
                     == ScriptDirectory.from_config(alembic_config(url)).get_current_head()
                 )
             assert len(optuna.load_study(study_name="shared", storage=url).trials) == 2
+        finally:
+            engine.dispose()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_keys_made_before_users_existed_become_one_admins_and_keep_working(
+    backend: str, tmp_path: Path
+) -> None:
+    with database_url(backend, tmp_path) as url:
+        engine = create_db_engine(url)
+        try:
+            config = alembic_config(url)
+            with engine.begin() as connection:  # a database as revision 0004 left it
+                config.attributes["connection"] = connection
+                command.upgrade(config, "0004")
+                for name in ("old-laptop", "old-ci"):
+                    connection.execute(
+                        text(
+                            "INSERT INTO api_keys (name, key_hash, created_at) VALUES (:n, :h, :t)"
+                        ),
+                        {"n": name, "h": hash_token(f"ekey_{name}"), "t": utcnow()},
+                    )
+            upgrade_database(engine)
+            with sessionmaker(engine).begin() as session:
+                callers = {authenticate_key(session, f"ekey_{n}") for n in ("old-laptop", "old-ci")}
+                assert [(c.name, c.admin) for c in callers if c] == [("admin", True)]
+                assert [user.name for user in list_users(session)] == ["admin"]
+        finally:
+            engine.dispose()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_database_without_keys_gets_no_user(backend: str, tmp_path: Path) -> None:
+    with database_url(backend, tmp_path) as url:
+        engine = create_db_engine(url)
+        try:
+            upgrade_database(engine)
+            with sessionmaker(engine).begin() as session:
+                assert list_users(session) == []
         finally:
             engine.dispose()
