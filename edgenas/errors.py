@@ -14,6 +14,11 @@ class NotFoundError(ServiceError):
     """No such object, or not one the caller may see (404)."""
 
 
+class ForbiddenError(ServiceError):
+    """The caller may see the object but not do this to it: another user's shared device
+    (403). An object the caller may not see at all is a ``NotFoundError``."""
+
+
 class ConflictError(ServiceError):
     """The request clashes with the current state: a taken name, a task no longer leased (409)."""
 

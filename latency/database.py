@@ -6,7 +6,10 @@ from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, Executable, create_engine, event, inspect, select, update
 from sqlalchemy.engine import CursorResult, Engine
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+
+from edgenas.errors import ConflictError
 
 Row = TypeVar("Row")
 CLAIM_RACE_RETRIES = 5
@@ -28,6 +31,17 @@ def _sqlite_pragmas(connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.close()
+
+
+def add_unique(session: Session, row: object, taken: str) -> None:
+    """Add ``row`` now; if it clashes with a unique constraint, a ``ConflictError`` with the
+    message ``taken`` (the transaction is rolled back)."""
+    session.add(row)
+    try:
+        session.flush()
+    except IntegrityError:
+        session.rollback()
+        raise ConflictError(taken) from None
 
 
 def rows_changed(session: Session, statement: Executable) -> int:

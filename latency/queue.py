@@ -16,8 +16,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from edgenas.callers import Caller
 from edgenas.errors import ConflictError, NotFoundError
 from latency.database import claim_oldest
+from latency.devices import get_device, may_use
 from latency.protocol import MeasurementResult, MeasurementSettings
 from latency.tables import (
     Device,
@@ -92,6 +94,15 @@ def unexported(session: Session, archs: Sequence[Arch]) -> list[Arch]:
     return [arch for arch in archs if keys[arch.hash] not in stored]
 
 
+def usable_task(session: Session, task_id: int, caller: Caller) -> MeasurementTask:
+    """A task on a device the caller may use: the device's measurements are theirs to see (a
+    request for the same measurement would get the same task or record)."""
+    task = session.get(MeasurementTask, task_id)
+    if task is None or not may_use(caller, get_device(session, task.device_id)):
+        raise NotFoundError(f"no latency task {task_id}")
+    return task
+
+
 def request_measurement(
     session: Session,
     device: Device,
@@ -101,9 +112,10 @@ def request_measurement(
     export: Exporter,
     max_attempts: int = 3,
     fresh: bool = False,
+    owner_id: int | None = None,
 ) -> LatencyRecord | MeasurementTask:
     """A cached record (unless ``fresh``), the open task for the same request, or a new
-    pending task."""
+    pending task of ``owner_id`` (who asked first)."""
     record = None if fresh else cached_record(session, device, arch.hash, settings)
     if record is not None:
         return record
@@ -115,6 +127,7 @@ def request_measurement(
     _ensure_model(session, arch, key, export)
     task = MeasurementTask(
         device_id=device.id,
+        owner_id=owner_id,
         arch=str(arch),
         arch_hash=arch.hash,
         model_key=key,

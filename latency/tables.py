@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     DateTime,
     ForeignKey,
     Index,
@@ -21,6 +22,8 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.engine import Dialect
@@ -71,12 +74,17 @@ class RecordSource(StrEnum):
 
 
 class Device(LatencyBase):
-    """A registered, latency-measuring device (phone host, Jetson, PC)."""
+    """A registered, latency-measuring device (phone host, Jetson, PC). Its owner manages it;
+    a ``shared`` device may be measured on by everyone. Names are unique per owner (the
+    service's own devices, without an owner, are looked up before they are registered)."""
 
     __tablename__ = "devices"
+    __table_args__ = (UniqueConstraint("owner_id", "name", name="uq_devices_owner_name"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    name: Mapped[str] = mapped_column(String(64), unique=True)
+    owner_id: Mapped[int | None] = mapped_column(Integer, index=True)  # None: the service's
+    shared: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    name: Mapped[str] = mapped_column(String(64))
     kind: Mapped[str] = mapped_column(String(32))
     runtime: Mapped[str] = mapped_column(String(32))
     provider: Mapped[str] = mapped_column(String(64))
@@ -145,6 +153,7 @@ class MeasurementTask(LatencyBase):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     device_id: Mapped[int] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"))
+    owner_id: Mapped[int | None] = mapped_column(Integer)  # who asked first (None: the service)
     arch: Mapped[str] = mapped_column(Text)
     arch_hash: Mapped[str] = mapped_column(String(16))
     model_key: Mapped[str] = mapped_column(ForeignKey("onnx_models.key"))

@@ -10,6 +10,7 @@ candidate.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import lru_cache
 
 import optuna
@@ -42,12 +43,14 @@ def _predictors(database_url: str) -> DevicePredictors:
     return DevicePredictors()
 
 
-def _latency_source(job: ResolvedJob, database_url: str) -> LatencySource:
+def _latency_source(
+    job: ResolvedJob, database_url: str, devices: Mapping[str, int]
+) -> LatencySource:
     sessions = sessionmaker(_engine(database_url))
     if job.latency == "measured":
-        return MeasuredLatency(QueuedLatency(sessions, job.settings.devices, job.measurement))
+        return MeasuredLatency(QueuedLatency(sessions, devices, job.measurement))
     return PredictedLatency(
-        sessions, job.settings.devices, job.measurement, _predictors(database_url), job.latency
+        sessions, devices, job.measurement, _predictors(database_url), job.latency
     )
 
 
@@ -56,11 +59,13 @@ def evaluate_in_worker(
     database_url: str,
     study_name: str,
     candidate: Candidate,
+    devices: Mapping[str, int],
 ) -> Outcome:
-    """Measure and train ``candidate`` for the job ``spec_json`` describes."""
+    """Measure and train ``candidate`` for the job ``spec_json`` describes, on ``devices``
+    (the job's, by name and id)."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     job = _job(spec_json)
-    latency = _latency_source(job, database_url)
+    latency = _latency_source(job, database_url, devices)
     reports = (
         RunningTrial.load(job.settings, study_storage(database_url), study_name, candidate.number)
         if job.settings.mode == "mnas"

@@ -15,7 +15,8 @@ from typing import Any
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
-from edgenas.errors import ConflictError, NotFoundError
+from edgenas.callers import SERVICE, Caller
+from edgenas.errors import ConflictError, InvalidRequestError, NotFoundError
 from latency.database import claim_oldest, rows_changed
 from latency.device_predictor import measured_architectures
 from latency.devices import device_by_name
@@ -26,10 +27,18 @@ from workers.spec import JobSpec, SpecError
 from workers.tables import FINISHED_STATES, Job, JobState
 
 
-def submit_job(session: Session, spec: JobSpec, submitted: dict[str, Any]) -> Job:
-    """Queue a resolved job (its devices checked by ``check_devices``); ``submitted`` is the
-    spec exactly as the user sent it."""
+def submit_job(
+    session: Session,
+    spec: JobSpec,
+    submitted: dict[str, Any],
+    owner: Caller,
+    devices: dict[str, int],
+) -> Job:
+    """Queue a resolved job of ``owner`` on ``devices`` (name to id, from ``check_devices``);
+    ``submitted`` is the spec exactly as the user sent it."""
     job = Job(
+        owner_id=owner.user_id,
+        device_ids=devices,
         name=spec.name,
         spec=submitted,
         state=JobState.QUEUED,
@@ -42,13 +51,18 @@ def submit_job(session: Session, spec: JobSpec, submitted: dict[str, Any]) -> Jo
     return job
 
 
-def check_devices(session: Session, spec: JobSpec) -> None:
-    """Every device is registered, and each has a predictor when latency is ``predicted``."""
+def check_devices(session: Session, spec: JobSpec, caller: Caller) -> dict[str, int]:
+    """The job's devices by id: each one the caller may use, and each with a predictor when
+    latency is ``predicted``."""
+    found = {}
     for index, name in enumerate(spec.devices):
         try:
-            device = device_by_name(session, name)
+            device = device_by_name(session, name, caller)
         except NotFoundError:
             raise SpecError(f"devices.{index}", f"no registered device {name!r}") from None
+        except InvalidRequestError as exc:  # ambiguous
+            raise SpecError(f"devices.{index}", str(exc)) from None
+        found[name] = device.id
         measured = measured_architectures(session, device.id)
         if spec.latency == "predicted" and measured < MIN_MEASUREMENTS:
             raise SpecError(
@@ -57,20 +71,32 @@ def check_devices(session: Session, spec: JobSpec) -> None:
                 f"{measured} measured architectures, {MIN_MEASUREMENTS} needed "
                 "(import measurements, or use 'hybrid')",
             )
+    return found
 
 
-def get_job(session: Session, job_id: int) -> Job:
+def job_devices(session: Session, job: Job) -> dict[str, int]:
+    """The devices a job measures on, by name and id. Jobs queued before jobs held their
+    devices by id take the one device of each name that exists now."""
+    if job.device_ids is not None:
+        return dict(job.device_ids)
+    return {name: device_by_name(session, name, SERVICE).id for name in job.spec["devices"]}
+
+
+def get_job(session: Session, job_id: int, caller: Caller) -> Job:
+    """One of the caller's jobs; another user's is a 404, as if it did not exist."""
     job = session.get(Job, job_id)
-    if job is None:
+    if job is None or not caller.owns(job.owner_id):
         raise NotFoundError(f"no job {job_id}")
     return job
 
 
 def list_jobs(
-    session: Session, state: JobState | None, offset: int, limit: int
+    session: Session, caller: Caller, state: JobState | None, offset: int, limit: int
 ) -> tuple[list[Job], int]:
-    """A page of jobs, newest first, and how many match in all."""
+    """A page of the caller's jobs (an admin: all), newest first, and how many in all."""
     query = select(Job)
+    if not caller.admin:
+        query = query.where(Job.owner_id == caller.user_id)
     if state is not None:
         query = query.where(Job.state == state)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0

@@ -11,13 +11,13 @@ measures the candidates the engine finds could join the front (``search.latency_
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping
 from typing import Literal
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from latency.device_predictor import DevicePredictors, measured_architectures
-from latency.devices import device_by_name
+from latency.devices import job_device
 from latency.predictor import MIN_MEASUREMENTS
 from latency.protocol import MeasurementSettings
 from latency.queue import cached_record
@@ -37,13 +37,13 @@ class PredictedLatency:
     def __init__(
         self,
         sessions: sessionmaker[Session],
-        devices: Sequence[str],
+        devices: Mapping[str, int],
         settings: MeasurementSettings,
         predictors: DevicePredictors,
         mode: Literal["predicted", "hybrid"],
     ) -> None:
         self._sessions = sessions
-        self._devices = tuple(devices)
+        self._devices = dict(devices)  # name -> id, fixed when the job was submitted
         self._settings = settings
         self._predictors = predictors
         self._mode = mode
@@ -53,8 +53,8 @@ class PredictedLatency:
         std: dict[str, float] = {}
         to_measure = []
         with self._sessions.begin() as session:
-            for name in self._devices:
-                device = device_by_name(session, name)
+            for name, device_id in self._devices.items():
+                device = job_device(session, name, device_id)
                 record = cached_record(session, device, arch.hash, self._settings)
                 if record is not None:
                     ms[name] = record.median_ms
@@ -75,11 +75,13 @@ class PredictedLatency:
                     continue
                 ms[name], std[name] = float(prediction.mean_ms[0]), float(prediction.std_ms[0])
         if to_measure:
-            ms.update(QueuedLatency(self._sessions, to_measure, self._settings)(arch))
+            measure = {name: self._devices[name] for name in to_measure}
+            ms.update(QueuedLatency(self._sessions, measure, self._settings)(arch))
         return LatencyEstimate(ms, std)
 
     def confirm(self, arch: Arch, estimate: LatencyEstimate) -> LatencyEstimate:
         if self._mode == "predicted" or not estimate.predicted:
             return estimate
-        measured = QueuedLatency(self._sessions, estimate.predicted, self._settings)(arch)
+        devices = {name: self._devices[name] for name in estimate.predicted}
+        measured = QueuedLatency(self._sessions, devices, self._settings)(arch)
         return LatencyEstimate({**estimate.ms, **measured})

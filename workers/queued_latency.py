@@ -9,11 +9,11 @@ Ray task, so one candidate waiting for a phone never holds up the others.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from latency.devices import device_by_name
+from latency.devices import job_device
 from latency.protocol import MeasurementSettings
 from latency.queue import request_measurement
 from latency.tables import LatencyRecord, MeasurementTask, TaskState
@@ -32,14 +32,14 @@ class QueuedLatency:
     def __init__(
         self,
         sessions: sessionmaker[Session],
-        devices: Sequence[str],
+        devices: Mapping[str, int],
         settings: MeasurementSettings,
         *,
         max_attempts: int = 3,
         timeout_seconds: float = 3600.0,
     ) -> None:
         self._sessions = sessions
-        self._devices = tuple(devices)
+        self._devices = dict(devices)  # name -> id, fixed when the job was submitted
         self._settings = settings
         self._max_attempts = max_attempts
         self._timeout = timeout_seconds
@@ -74,10 +74,10 @@ class QueuedLatency:
 
         waiting = {}
         with self._sessions.begin() as session:
-            for name in self._devices:
+            for name, device_id in self._devices.items():
                 found = request_measurement(
                     session,
-                    device_by_name(session, name),
+                    job_device(session, name, device_id),
                     arch,
                     self._settings,
                     export=export_onnx_bytes,

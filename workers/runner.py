@@ -28,11 +28,19 @@ import ray
 from optuna.trial import TrialState
 from sqlalchemy.orm import Session, sessionmaker
 
+from edgenas.errors import NotFoundError
 from search.engine import Proposal, conclude, propose
 from search.study import create_study
 from search.trial_record import TrialRecord, retry_attrs, store_error
 from workers.evaluation import evaluate_in_worker
-from workers.jobs import claim_job, finish_job, record_progress, release_job, renew_lease
+from workers.jobs import (
+    claim_job,
+    finish_job,
+    job_devices,
+    record_progress,
+    release_job,
+    renew_lease,
+)
 from workers.progress import progress_of
 from workers.spec import JobSpec, SpecError, resolve
 from workers.study_storage import study_storage
@@ -107,7 +115,9 @@ class Runner:
         try:
             parsed = JobSpec.model_validate(spec)
             resolved = resolve(parsed)
-        except (SpecError, ValueError) as exc:
+            with self.sessions.begin() as session:
+                devices = job_devices(session, session.get_one(Job, job_id))
+        except (SpecError, ValueError, NotFoundError) as exc:
             return JobState.FAILED, f"the job's spec no longer resolves: {exc}"
         settings = resolved.settings
         storage = study_storage(self.settings.database_url)
@@ -138,7 +148,11 @@ class Runner:
                     done += 1
                     continue
                 ref = self._evaluate.remote(
-                    spec_json, self.settings.database_url, study_name(job_id), proposal.candidate
+                    spec_json,
+                    self.settings.database_url,
+                    study_name(job_id),
+                    proposal.candidate,
+                    devices,
                 )
                 in_flight[ref] = proposal
             self._progress(job_id, study, settings.mode, len(in_flight), budget, started)

@@ -37,8 +37,12 @@ class Job(WorkersBase):
     __table_args__ = (Index("ix_jobs_state", "state", "id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    owner_id: Mapped[int | None] = mapped_column(Integer, index=True)  # None: admins' only
     name: Mapped[str] = mapped_column(String(100))
     spec: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # the devices by id, fixed at submission: a device deleted and registered again under its
+    # name is another device, and the job's trials fail rather than measure on it
+    device_ids: Mapped[dict[str, int] | None] = mapped_column(JSON)
     state: Mapped[str] = mapped_column(String(16), default=JobState.QUEUED)
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
     progress: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -21,7 +21,13 @@ MAX_BATCH = 32  # every model of a batch keeps an ONNX Runtime session open
 
 
 def _register(
-    server: str, name: str, api_key: str | None, backend: str, provider: str, config_path: Path
+    server: str,
+    name: str,
+    api_key: str | None,
+    backend: str,
+    provider: str,
+    shared: bool,
+    config_path: Path,
 ) -> AgentConfig:
     response = httpx.post(
         f"{server}/v1/devices",
@@ -32,6 +38,7 @@ def _register(
             "kind": "android" if backend == "adb" else "cpu",
             "runtime": backend,
             "provider": provider,
+            "shared": shared,
         },
     )
     if response.status_code != 201:
@@ -53,6 +60,9 @@ def agent(
         typer.Option(help="Register this machine as a device of this name (needs --api-key)"),
     ] = None,
     api_key: ApiKey = None,
+    shared: Annotated[
+        bool, typer.Option("--shared", help="With --register: every user may measure on it")
+    ] = False,
     config: Annotated[Path, typer.Option(help="Where the device token is kept")] = DEFAULT_PATH,
     backend: Annotated[str, typer.Option(help="onnxruntime or adb")] = "onnxruntime",
     provider: Annotated[str, typer.Option(help="ONNX Runtime execution provider")] = (
@@ -85,7 +95,7 @@ def agent(
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per long-poll is noise
-    settings = _agent_config(server, token, register, api_key, config, backend, provider)
+    settings = _agent_config(server, token, register, api_key, config, backend, provider, shared)
     timer = _backend(backend, provider, adb_serial, adb_command)
     with httpx.Client(
         base_url=settings.server, headers=headers(settings.token), timeout=60
@@ -117,12 +127,13 @@ def _agent_config(
     config: Path,
     backend: str,
     provider: str,
+    shared: bool,
 ) -> AgentConfig:
     """Where to serve and as which device: a new registration, the token given, or the
     config file an earlier registration wrote."""
     url = (server or DEFAULT_SERVER).rstrip("/")
     if register:
-        return _register(url, register, api_key, backend, provider, config)
+        return _register(url, register, api_key, backend, provider, shared, config)
     if token:
         return AgentConfig(server=url, token=token, device="")
     if not config.exists():

@@ -18,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from api.server.keys import authenticate_key
 from api.server.settings import Settings
 from api.server.signals import QueueSignal
-from api.server.users import LOCAL_DEVELOPER, Caller
+from edgenas.callers import LOCAL_DEVELOPER, Caller
 from latency.device_predictor import DevicePredictors
 from latency.devices import authenticate_device
 
@@ -111,3 +111,4 @@ async def require_device(db: DatabaseDep, credentials: Credentials) -> int:
 
 
 DeviceId = Annotated[int, Depends(require_device)]
+CallerDep = Annotated[Caller, Depends(require_user)]

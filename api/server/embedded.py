@@ -18,9 +18,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.server.database import upgrade_database
 from api.server.settings import Settings
-from edgenas.errors import NotFoundError
 from latency.database import create_db_engine
-from latency.devices import device_by_name, register_device, rotate_token
+from latency.devices import register_device, rotate_token, service_device
 from workers.runner import Runner, RunnerSettings
 
 log = logging.getLogger("edgenas.embedded")
@@ -40,19 +39,23 @@ def start_ray(settings: Settings) -> None:
 
 
 def local_device_token(sessions: sessionmaker[Session]) -> str:
-    """A fresh token for the device ``local`` (registered on first use)."""
+    """A fresh token for the service's device ``local`` (registered on first use, shared:
+    every user may measure on this machine)."""
     with sessions.begin() as session:
-        try:
-            return rotate_token(session, device_by_name(session, LOCAL_DEVICE))
-        except NotFoundError:
-            _, token = register_device(
-                session,
-                name=LOCAL_DEVICE,
-                kind="cpu",
-                runtime="onnxruntime",
-                provider="CPUExecutionProvider",
-            )
-            return token
+        device = service_device(session, LOCAL_DEVICE)
+        if device is not None:
+            device.shared = True  # one registered before devices could be shared
+            return rotate_token(session, device)
+        _, token = register_device(
+            session,
+            owner_id=None,
+            shared=True,
+            name=LOCAL_DEVICE,
+            kind="cpu",
+            runtime="onnxruntime",
+            provider="CPUExecutionProvider",
+        )
+        return token
 
 
 @dataclass

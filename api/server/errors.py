@@ -8,7 +8,7 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from edgenas.errors import ConflictError, InvalidRequestError, NotFoundError
+from edgenas.errors import ConflictError, ForbiddenError, InvalidRequestError, NotFoundError
 from space import SpaceError
 
 _STATUS_CODES = {
@@ -52,6 +52,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(NotFoundError)
     async def not_found(_: Request, exc: NotFoundError) -> JSONResponse:
         return error_response(404, str(exc))
+
+    @app.exception_handler(ForbiddenError)
+    async def forbidden(_: Request, exc: ForbiddenError) -> JSONResponse:
+        return error_response(403, str(exc))
 
     @app.exception_handler(ConflictError)
     async def conflict(_: Request, exc: ConflictError) -> JSONResponse:

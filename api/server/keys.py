@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.server.tables import ApiKey, User
-from api.server.users import Caller
+from edgenas.callers import Caller
 from latency.devices import hash_token
 from latency.tables import utcnow
 

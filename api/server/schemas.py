@@ -28,11 +28,20 @@ class DeviceCreate(BaseModel):
         },
     )
 
-    name: str = Field(pattern=NAME_PATTERN, description="unique; letters, digits, _ . -")
+    name: str = Field(
+        pattern=NAME_PATTERN, description="unique among your devices; letters, digits, _ . -"
+    )
     kind: Literal["cpu", "jetson", "android", "ios", "other"] = "cpu"
     runtime: Literal["onnxruntime", "adb"] = "onnxruntime"
     provider: str = Field("CPUExecutionProvider", max_length=64)
     facts: dict[str, Any] = Field(default_factory=dict, max_length=MAX_FACTS)
+    shared: bool = Field(False, description="every user may measure on it and search with it")
+
+
+class DeviceUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    shared: bool = Field(description="share the device with every user, or stop sharing it")
 
 
 class DeviceOut(BaseModel):
@@ -44,6 +53,8 @@ class DeviceOut(BaseModel):
     runtime: str
     provider: str
     facts: dict[str, Any]
+    owner_id: int | None = Field(description="its user; none for the service's own devices")
+    shared: bool
     created_at: datetime
     last_seen_at: datetime | None
     online: bool = False

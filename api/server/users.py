@@ -1,43 +1,19 @@
-"""Users: created by ``edgenas users create``, revocable with all their keys at once.
-
-Who is asking is a ``Caller``: the user behind a valid key, or, in local development without
-keys, an admin with no user row.
-"""
+"""Users: created by ``edgenas users create``, revocable with all their keys at once."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from api.server.tables import ApiKey, User
-from edgenas.errors import ConflictError, NotFoundError
-from latency.database import rows_changed
+from edgenas.errors import NotFoundError
+from latency.database import add_unique, rows_changed
 from latency.tables import utcnow
-
-
-@dataclass(frozen=True)
-class Caller:
-    """The user a request acts for; an admin sees every user's objects."""
-
-    user_id: int | None  # None: local development, no keys and no users
-    name: str
-    admin: bool
-
-
-LOCAL_DEVELOPER = Caller(user_id=None, name="local-dev", admin=True)
 
 
 def create_user(session: Session, name: str, *, admin: bool = False) -> User:
     user = User(name=name, admin=admin)
-    session.add(user)
-    try:
-        session.flush()
-    except IntegrityError:
-        session.rollback()
-        raise ConflictError(f"a user named {name!r} already exists") from None
+    add_unique(session, user, f"a user named {name!r} already exists")
     return user
 
 

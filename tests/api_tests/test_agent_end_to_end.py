@@ -262,13 +262,16 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 def _register_offline(url: str, name: str) -> str:
-    """Register a device straight in the database (no server is running yet)."""
+    """Register a device straight in the database (no server is running yet): the service's
+    own, shared so that the test's user may measure on it."""
     engine = create_db_engine(url)
     try:
         upgrade_database(engine)
         with sessionmaker(engine).begin() as session:
             return register_device(
                 session,
+                owner_id=None,
+                shared=True,
                 name=name,
                 kind="cpu",
                 runtime="onnxruntime",

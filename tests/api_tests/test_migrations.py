@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import optuna
@@ -11,6 +13,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import sessionmaker
 
 from api.server.database import VERSION_TABLE, alembic_config, upgrade_database
@@ -21,6 +24,16 @@ from latency.database import create_db_engine
 from latency.devices import hash_token
 from latency.tables import utcnow
 from tests.databases import BACKENDS, database_url
+
+
+@contextmanager
+def database_at(revision: str, url: str, engine: Engine) -> Iterator[Connection]:
+    """A transaction on a database that revision ``revision`` left (an older EdgeNAS's)."""
+    config = alembic_config(url)
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+        yield connection
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -48,10 +61,7 @@ def test_optuna_studies_share_the_database_and_a_legacy_revision_is_carried_over
     with database_url(backend, tmp_path) as url:
         engine = create_db_engine(url)
         try:
-            config = alembic_config(url)
-            with engine.begin() as connection:  # a database as revision 0002 left it
-                config.attributes["connection"] = connection
-                command.upgrade(config, "0002")
+            with database_at("0002", url, engine) as connection:
                 connection.execute(text(f"DROP TABLE {VERSION_TABLE}"))
                 connection.execute(text("CREATE TABLE alembic_version (version_num VARCHAR(32))"))
                 connection.execute(text("INSERT INTO alembic_version VALUES ('0002')"))
@@ -78,10 +88,7 @@ def test_keys_made_before_users_existed_become_one_admins_and_keep_working(
     with database_url(backend, tmp_path) as url:
         engine = create_db_engine(url)
         try:
-            config = alembic_config(url)
-            with engine.begin() as connection:  # a database as revision 0004 left it
-                config.attributes["connection"] = connection
-                command.upgrade(config, "0004")
+            with database_at("0004", url, engine) as connection:
                 for name in ("old-laptop", "old-ci"):
                     connection.execute(
                         text(

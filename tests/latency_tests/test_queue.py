@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
+from edgenas.callers import SERVICE
 from edgenas.errors import ConflictError, NotFoundError
 from latency.database import create_db_engine
 from latency.devices import authenticate_device, delete_device, device_by_name, register_device
@@ -55,7 +56,12 @@ def sessions(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[session
 
 def _device(session: Session, name: str = "pixel"):
     return register_device(
-        session, name=name, kind="android", runtime="onnxruntime", provider="CPUExecutionProvider"
+        session,
+        owner_id=7,  # a user's: names are unique per owner
+        name=name,
+        kind="android",
+        runtime="onnxruntime",
+        provider="CPUExecutionProvider",
     )
 
 
@@ -67,7 +73,7 @@ def test_tokens_authenticate_only_their_device(sessions) -> None:
         assert authenticate_device(session, token).id == device.id
         assert authenticate_device(session, other_token).id == other.id
         assert authenticate_device(session, token + "x") is None
-    with sessions.begin() as session, pytest.raises(ConflictError, match="already exists"):
+    with sessions.begin() as session, pytest.raises(ConflictError, match="already have a device"):
         _device(session)
 
 
@@ -147,7 +153,7 @@ def test_failures_keep_the_error_and_deleting_a_device_removes_its_tasks(session
         failed = session.get(MeasurementTask, task.id)
         assert failed.state == TaskState.FAILED and failed.error.startswith("InvalidGraph")
         assert len(failed.error) == 4000
-        delete_device(session, device.id)
+        delete_device(session, device.id, SERVICE)
     with sessions.begin() as session:
         assert session.get(MeasurementTask, task.id) is None
 
@@ -162,14 +168,18 @@ def test_two_requests_exporting_the_same_model_at_once_share_it(sessions) -> Non
     def export_while_another_request_stores_it(arch):  # type: ignore[no-untyped-def]
         with sessions.begin() as other:
             request_measurement(
-                other, device_by_name(other, "jetson"), arch, SETTINGS, export=export_onnx_bytes
+                other,
+                device_by_name(other, "jetson", SERVICE),
+                arch,
+                SETTINGS,
+                export=export_onnx_bytes,
             )
         return export_onnx_bytes(arch)
 
     with sessions.begin() as session:
         task = request_measurement(
             session,
-            device_by_name(session, "pixel"),
+            device_by_name(session, "pixel", SERVICE),
             ARCH,
             SETTINGS,
             export=export_while_another_request_stores_it,

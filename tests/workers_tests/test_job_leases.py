@@ -12,6 +12,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.server.database import upgrade_database
+from edgenas.callers import SERVICE
 from latency.database import create_db_engine
 from latency.tables import utcnow
 from tests.databases import BACKENDS, database_url
@@ -34,7 +35,10 @@ def sessions(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[session
 def queue_jobs(sessions: sessionmaker[Session], count: int) -> list[int]:
     spec = JobSpec(devices=["cpu-1"])
     with sessions.begin() as session:
-        return [submit_job(session, spec, {"devices": ["cpu-1"]}).id for _ in range(count)]
+        return [
+            submit_job(session, spec, {"devices": ["cpu-1"]}, SERVICE, {"cpu-1": 1}).id
+            for _ in range(count)
+        ]
 
 
 def test_two_runners_claiming_at_once_never_share_a_job(sessions: sessionmaker[Session]) -> None:

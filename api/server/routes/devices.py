@@ -6,7 +6,14 @@ from fastapi import APIRouter, Depends, Response
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from api.server.deps import DatabaseDep, PredictorsDep, SettingsDep, SignalDep, require_user
+from api.server.deps import (
+    CallerDep,
+    DatabaseDep,
+    PredictorsDep,
+    SettingsDep,
+    SignalDep,
+    require_user,
+)
 from api.server.routes.latency import export_model
 from api.server.schemas import (
     CalibrationQueued,
@@ -14,6 +21,7 @@ from api.server.schemas import (
     DeviceCreate,
     DeviceCreated,
     DeviceOut,
+    DeviceUpdate,
     MeasurementImport,
     MeasurementImported,
     PredictorReport,
@@ -26,11 +34,12 @@ from latency.device_predictor import (
 )
 from latency.devices import (
     delete_device,
-    get_device,
     is_online,
     list_devices,
+    managed_device,
     register_device,
     rotate_token,
+    usable_device,
 )
 from latency.queue import request_measurement, unexported
 from latency.tables import Device, MeasurementTask
@@ -44,11 +53,11 @@ def device_out(device: Device) -> DeviceOut:
 
 
 @router.post("", status_code=201, response_model=DeviceCreated)
-async def create(body: DeviceCreate, db: DatabaseDep) -> DeviceCreated:
-    """Register a device; the response carries its token, shown only this once."""
+async def create(body: DeviceCreate, db: DatabaseDep, caller: CallerDep) -> DeviceCreated:
+    """Register a device of the caller's; the response carries its token, shown only once."""
 
     def work(session: Session) -> DeviceCreated:
-        device, token = register_device(session, **body.model_dump())
+        device, token = register_device(session, owner_id=caller.user_id, **body.model_dump())
         session.flush()
         return DeviceCreated(**device_out(device).model_dump(), token=token)
 
@@ -56,28 +65,44 @@ async def create(body: DeviceCreate, db: DatabaseDep) -> DeviceCreated:
 
 
 @router.get("", response_model=list[DeviceOut])
-async def index(db: DatabaseDep) -> list[DeviceOut]:
-    return await db.run(lambda s: [device_out(d) for d in list_devices(s)])
+async def index(db: DatabaseDep, caller: CallerDep) -> list[DeviceOut]:
+    """The caller's devices and the ones shared with everyone (an admin: all)."""
+    return await db.run(lambda s: [device_out(d) for d in list_devices(s, caller)])
 
 
 @router.get("/{device_id}", response_model=DeviceOut)
-async def show(device_id: int, db: DatabaseDep) -> DeviceOut:
-    return await db.run(lambda s: device_out(get_device(s, device_id)))
+async def show(device_id: int, db: DatabaseDep, caller: CallerDep) -> DeviceOut:
+    return await db.run(lambda s: device_out(usable_device(s, device_id, caller)))
+
+
+@router.patch("/{device_id}", response_model=DeviceOut)
+async def update(
+    device_id: int, body: DeviceUpdate, db: DatabaseDep, caller: CallerDep
+) -> DeviceOut:
+    """Share the device with every user (they may measure on it and search with it), or
+    stop sharing it. Only its owner may."""
+
+    def work(session: Session) -> DeviceOut:
+        device = managed_device(session, device_id, caller)
+        device.shared = body.shared
+        return device_out(device)
+
+    return await db.run(work)
 
 
 @router.delete("/{device_id}", status_code=204)
-async def remove(device_id: int, db: DatabaseDep) -> Response:
+async def remove(device_id: int, db: DatabaseDep, caller: CallerDep) -> Response:
     """Delete a device: its token stops working, its tasks and records go."""
-    await db.run(lambda s: delete_device(s, device_id))
+    await db.run(lambda s: delete_device(s, device_id, caller))
     return Response(status_code=204)
 
 
 @router.post("/{device_id}/token", response_model=DeviceCreated)
-async def new_token(device_id: int, db: DatabaseDep) -> DeviceCreated:
+async def new_token(device_id: int, db: DatabaseDep, caller: CallerDep) -> DeviceCreated:
     """Revoke the device's token and issue a new one (shown only this once)."""
 
     def work(session: Session) -> DeviceCreated:
-        device = get_device(session, device_id)
+        device = managed_device(session, device_id, caller)
         token = rotate_token(session, device)
         return DeviceCreated(**device_out(device).model_dump(), token=token)
 
@@ -86,12 +111,12 @@ async def new_token(device_id: int, db: DatabaseDep) -> DeviceCreated:
 
 @router.post("/{device_id}/measurements", status_code=201, response_model=MeasurementImported)
 async def import_batch(
-    device_id: int, body: MeasurementImport, db: DatabaseDep
+    device_id: int, body: MeasurementImport, db: DatabaseDep, caller: CallerDep
 ) -> MeasurementImported:
     """Store measurements made elsewhere; they calibrate the device's predictor. All or none."""
 
     def work(session: Session) -> MeasurementImported:
-        device = get_device(session, device_id)
+        device = managed_device(session, device_id, caller)
         rows = [(m.arch, m.latency_ms) for m in body.measurements]
         imported = import_measurements(session, device, rows, body.source)
         session.flush()
@@ -102,12 +127,14 @@ async def import_batch(
 
 
 @router.get("/{device_id}/predictor", response_model=PredictorReport)
-async def predictor(device_id: int, db: DatabaseDep, predictors: PredictorsDep) -> PredictorReport:
+async def predictor(
+    device_id: int, db: DatabaseDep, predictors: PredictorsDep, caller: CallerDep
+) -> PredictorReport:
     """The device's latency predictor: measurements used and cross-validated accuracy."""
 
     def work(session: Session) -> PredictorReport:
         return PredictorReport(
-            **predictor_report(session, predictors, get_device(session, device_id))
+            **predictor_report(session, predictors, usable_device(session, device_id, caller))
         )
 
     return await db.run(work)
@@ -120,6 +147,7 @@ async def calibrate(
     db: DatabaseDep,
     settings: SettingsDep,
     signal: SignalDep,
+    caller: CallerDep,
 ) -> CalibrationQueued:
     """Queue measurements of architectures spread over a space, and of its layers one by one,
     so that the device's predictor prices every kind of operator before a search relies on it.
@@ -136,7 +164,7 @@ async def calibrate(
     archs = plan.archs
 
     def to_export(session: Session) -> list[Arch]:
-        get_device(session, device_id)  # an unknown device is refused before any export
+        managed_device(session, device_id, caller)  # refused before any export
         return unexported(session, archs)
 
     missing = await db.run(to_export)
@@ -146,7 +174,7 @@ async def calibrate(
         return exported.get(arch.hash) or export_model(arch)
 
     def work(session: Session) -> CalibrationQueued:
-        device = get_device(session, device_id)
+        device = managed_device(session, device_id, caller)
         found = [
             request_measurement(
                 session,
@@ -155,6 +183,7 @@ async def calibrate(
                 body.settings,
                 export=export,
                 max_attempts=settings.max_task_attempts,
+                owner_id=caller.user_id,
             )
             for arch in archs
         ]

@@ -10,8 +10,9 @@ from optuna.trial import FrozenTrial
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from api.server.deps import DatabaseDep, StudyStorageDep, require_user
+from api.server.deps import CallerDep, DatabaseDep, StudyStorageDep, require_user
 from api.server.schemas import JobOut, JobPage, ParetoOut, TrialOut, TrialPage
+from edgenas.callers import Caller
 from edgenas.errors import NotFoundError
 from search.trial_record import record_of
 from workers.jobs import cancel_job, check_devices, get_job, list_jobs, submit_job
@@ -44,14 +45,16 @@ async def submit(
     spec: Annotated[JobSpec, Body(openapi_examples={"pareto": {"value": EXAMPLE_SPEC}})],
     request: Request,
     db: DatabaseDep,
+    caller: CallerDep,
 ) -> JobOut:
-    """Validate a job in full (space, data, devices, constraints, strategy) and queue it."""
+    """Validate a job in full (space, data, devices, constraints, strategy) and queue it as
+    the caller's, holding its devices by id."""
     submitted: dict[str, Any] = await request.json()
     await run_in_threadpool(resolve, spec)
 
     def work(session: Session) -> JobOut:
-        check_devices(session, spec)
-        return JobOut.model_validate(submit_job(session, spec, submitted))
+        devices = check_devices(session, spec, caller)
+        return JobOut.model_validate(submit_job(session, spec, submitted, caller, devices))
 
     return await db.run(work)
 
@@ -59,14 +62,15 @@ async def submit(
 @router.get("", response_model=JobPage)
 async def index(
     db: DatabaseDep,
+    caller: CallerDep,
     state: JobState | None = None,
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
 ) -> JobPage:
-    """Jobs, newest first, optionally of one state."""
+    """The caller's jobs (an admin: everyone's), newest first, optionally of one state."""
 
     def work(session: Session) -> JobPage:
-        jobs, total = list_jobs(session, state, offset, limit)
+        jobs, total = list_jobs(session, caller, state, offset, limit)
         return JobPage(
             items=[JobOut.model_validate(j) for j in jobs], total=total, offset=offset, limit=limit
         )
@@ -75,22 +79,22 @@ async def index(
 
 
 @router.get("/{job_id}", response_model=JobOut)
-async def show(job_id: int, db: DatabaseDep) -> JobOut:
-    return await db.run(lambda s: JobOut.model_validate(get_job(s, job_id)))
+async def show(job_id: int, db: DatabaseDep, caller: CallerDep) -> JobOut:
+    return await db.run(lambda s: JobOut.model_validate(get_job(s, job_id, caller)))
 
 
 @router.post("/{job_id}/cancel", response_model=JobOut)
-async def cancel(job_id: int, db: DatabaseDep) -> JobOut:
+async def cancel(job_id: int, db: DatabaseDep, caller: CallerDep) -> JobOut:
     """Cancel a job: a queued one at once, a running one once its runner notices (no new
     trials start; running ones finish). A finished job gives 409."""
-    return await db.run(lambda s: JobOut.model_validate(cancel_job(s, get_job(s, job_id))))
+    return await db.run(lambda s: JobOut.model_validate(cancel_job(s, get_job(s, job_id, caller))))
 
 
 async def _job_and_trials(
-    db: DatabaseDep, storage: StudyStorageDep, job_id: int
+    db: DatabaseDep, storage: StudyStorageDep, caller: Caller, job_id: int
 ) -> tuple[list[str], list[FrozenTrial]]:
-    """The job's devices and its study's trials (read on a worker thread)."""
-    devices = await db.run(lambda s: list(get_job(s, job_id).spec["devices"]))
+    """The caller's job's devices and its study's trials (read on a worker thread)."""
+    devices = await db.run(lambda s: list(get_job(s, job_id, caller).spec["devices"]))
     return devices, await run_in_threadpool(job_trials, storage, job_id)
 
 
@@ -99,13 +103,14 @@ async def trials(
     job_id: int,
     db: DatabaseDep,
     storage: StudyStorageDep,
+    caller: CallerDep,
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
     sort: Literal["number", "accuracy", "latency", "reward"] = "number",
     descending: bool = False,
 ) -> TrialPage:
     """The job's trials, sorted (latency: on the job's fastest device for that trial)."""
-    devices, found = await _job_and_trials(db, storage, job_id)
+    devices, found = await _job_and_trials(db, storage, caller, job_id)
     records = sorted(
         (record_of(t, devices) for t in found), key=SORT_KEYS[sort], reverse=descending
     )
@@ -114,30 +119,38 @@ async def trials(
 
 
 @router.get("/{job_id}/pareto", response_model=ParetoOut)
-async def pareto(job_id: int, db: DatabaseDep, storage: StudyStorageDep) -> ParetoOut:
+async def pareto(
+    job_id: int, db: DatabaseDep, storage: StudyStorageDep, caller: CallerDep
+) -> ParetoOut:
     """Accuracy up, latency down on every device: the trials no other trial dominates."""
-    devices, found = await _job_and_trials(db, storage, job_id)
+    devices, found = await _job_and_trials(db, storage, caller, job_id)
     members = [TrialOut.model_validate(m) for m in pareto_members(found, devices)]
     return ParetoOut(job_id=job_id, devices=devices, members=members)
 
 
 @router.get("/{job_id}/pareto.html", response_class=HTMLResponse)
-async def pareto_page(job_id: int, db: DatabaseDep, storage: StudyStorageDep) -> HTMLResponse:
+async def pareto_page(
+    job_id: int, db: DatabaseDep, storage: StudyStorageDep, caller: CallerDep
+) -> HTMLResponse:
     """Accuracy against latency on the job's first device; opens offline."""
-    devices, found = await _job_and_trials(db, storage, job_id)
+    devices, found = await _job_and_trials(db, storage, caller, job_id)
     return HTMLResponse(await run_in_threadpool(job_pareto_html, found, devices))
 
 
 @router.get("/{job_id}/pareto.png")
-async def pareto_image(job_id: int, db: DatabaseDep, storage: StudyStorageDep) -> Response:
-    devices, found = await _job_and_trials(db, storage, job_id)
+async def pareto_image(
+    job_id: int, db: DatabaseDep, storage: StudyStorageDep, caller: CallerDep
+) -> Response:
+    devices, found = await _job_and_trials(db, storage, caller, job_id)
     return Response(await run_in_threadpool(job_pareto_png, found, devices), media_type="image/png")
 
 
 @router.get("/{job_id}/trials/{number}/model.onnx")
-async def model(job_id: int, number: int, db: DatabaseDep, storage: StudyStorageDep) -> Response:
+async def model(
+    job_id: int, number: int, db: DatabaseDep, storage: StudyStorageDep, caller: CallerDep
+) -> Response:
     """The trial's architecture as ONNX (freshly initialised weights: trials keep no weights)."""
-    devices, found = await _job_and_trials(db, storage, job_id)
+    devices, found = await _job_and_trials(db, storage, caller, job_id)
     trial = next((record_of(t, devices) for t in found if t.number == number), None)
     if trial is None or not trial.arch:
         raise NotFoundError(f"job {job_id} has no trial {number}")

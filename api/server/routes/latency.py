@@ -8,11 +8,11 @@ from fastapi import APIRouter, Depends, Query
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from api.server.deps import DatabaseDep, SettingsDep, SignalDep, require_user
+from api.server.deps import CallerDep, DatabaseDep, SettingsDep, SignalDep, require_user
 from api.server.schemas import LatencyOut, LatencyRequest, RecordOut
-from edgenas.errors import NotFoundError
+from edgenas.callers import Caller
 from latency.devices import device_by_name
-from latency.queue import request_measurement
+from latency.queue import request_measurement, usable_task
 from latency.tables import Device, LatencyRecord, MeasurementTask, TaskState
 from space import Arch
 from space.references import resolve_arch
@@ -41,13 +41,15 @@ def task_status(session: Session, task: MeasurementTask) -> LatencyOut:
 
 
 async def _wait_for_task(
-    db: DatabaseDep, settings: SettingsDep, signal: SignalDep, task_id: int, wait_seconds: float
+    db: DatabaseDep,
+    settings: SettingsDep,
+    signal: SignalDep,
+    caller: Caller,
+    task_id: int,
+    wait_seconds: float,
 ) -> LatencyOut:
     def read(session: Session) -> LatencyOut:
-        task = session.get(MeasurementTask, task_id)
-        if task is None:
-            raise NotFoundError(f"no latency task {task_id}")
-        return task_status(session, task)
+        return task_status(session, usable_task(session, task_id, caller))
 
     async def finished() -> LatencyOut | None:
         status = await db.run(read)
@@ -60,14 +62,18 @@ async def _wait_for_task(
 
 @router.post("", response_model=LatencyOut)
 async def measure(
-    body: LatencyRequest, db: DatabaseDep, settings: SettingsDep, signal: SignalDep
+    body: LatencyRequest,
+    db: DatabaseDep,
+    settings: SettingsDep,
+    signal: SignalDep,
+    caller: CallerDep,
 ) -> LatencyOut:
     """Latency of an architecture on a device: a cached record, or a queued measurement
     (optionally waited for up to ``wait_seconds``)."""
     arch = await run_in_threadpool(resolve_arch, body.arch)
 
     def work(session: Session) -> LatencyOut:
-        device = device_by_name(session, body.device)
+        device = device_by_name(session, body.device, caller)
         found = request_measurement(
             session,
             device,
@@ -76,6 +82,7 @@ async def measure(
             export=export_model,
             max_attempts=settings.max_task_attempts,
             fresh=body.fresh,
+            owner_id=caller.user_id,
         )
         session.flush()
         if isinstance(found, LatencyRecord):
@@ -93,7 +100,7 @@ async def measure(
     signal.notify()
     if status.task_id is None or body.wait_seconds == 0:
         return status
-    return await _wait_for_task(db, settings, signal, status.task_id, body.wait_seconds)
+    return await _wait_for_task(db, settings, signal, caller, status.task_id, body.wait_seconds)
 
 
 @router.get("/{task_id}", response_model=LatencyOut)
@@ -102,7 +109,8 @@ async def show(
     db: DatabaseDep,
     settings: SettingsDep,
     signal: SignalDep,
+    caller: CallerDep,
     wait_seconds: Annotated[float, Query(ge=0, le=300)] = 0,
 ) -> LatencyOut:
     """State of a measurement; waits up to ``wait_seconds`` for it to finish."""
-    return await _wait_for_task(db, settings, signal, task_id, wait_seconds)
+    return await _wait_for_task(db, settings, signal, caller, task_id, wait_seconds)
