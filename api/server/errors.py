@@ -8,7 +8,13 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from edgenas.errors import ConflictError, ForbiddenError, InvalidRequestError, NotFoundError
+from edgenas.errors import (
+    ConflictError,
+    ForbiddenError,
+    InvalidRequestError,
+    NotFoundError,
+    ServiceError,
+)
 from space import SpaceError
 
 _STATUS_CODES = {
@@ -21,6 +27,16 @@ _STATUS_CODES = {
     413: "payload_too_large",
     422: "invalid",
     500: "internal",
+}
+
+
+# edgenas.errors, each with its status; ServiceError itself (unexpected) is a 500
+SERVICE_STATUSES: dict[type[Exception], int] = {
+    NotFoundError: 404,
+    ForbiddenError: 403,
+    ConflictError: 409,
+    InvalidRequestError: 422,
+    ServiceError: 500,
 }
 
 
@@ -49,18 +65,7 @@ def install_error_handlers(app: FastAPI) -> None:
         field = getattr(exc, "field", None)
         return error_response(422, str(exc), {"field": field} if field else None)
 
-    @app.exception_handler(NotFoundError)
-    async def not_found(_: Request, exc: NotFoundError) -> JSONResponse:
-        return error_response(404, str(exc))
-
-    @app.exception_handler(ForbiddenError)
-    async def forbidden(_: Request, exc: ForbiddenError) -> JSONResponse:
-        return error_response(403, str(exc))
-
-    @app.exception_handler(ConflictError)
-    async def conflict(_: Request, exc: ConflictError) -> JSONResponse:
-        return error_response(409, str(exc))
-
-    @app.exception_handler(InvalidRequestError)
-    async def invalid(_: Request, exc: InvalidRequestError) -> JSONResponse:
-        return error_response(422, str(exc))
+    @app.exception_handler(ServiceError)
+    async def service_error(_: Request, exc: Exception) -> JSONResponse:
+        status = next(code for kind, code in SERVICE_STATUSES.items() if isinstance(exc, kind))
+        return error_response(status, str(exc))
