@@ -34,7 +34,8 @@ def progress_of(
     complete = [t for t in trials if t.state == TrialState.COMPLETE]
     pruned = sum(t.state == TrialState.PRUNED for t in trials)
     done = len(complete) + pruned
-    timed = [attrs for attrs in map(TrialAttrs.of, trials) if attrs.latency_ms]
+    stored = {t.number: TrialAttrs.of(t) for t in trials}  # read each trial's attributes once
+    timed = [attrs for attrs in stored.values() if attrs.latency_ms]
     predicted = sum(len(attrs.latency_predicted) for attrs in timed)
     progress = JobProgress(
         trials_done=done,
@@ -49,7 +50,7 @@ def progress_of(
     if mode == "mnas":
         progress.best_reward = max((t.values[0] for t in complete), default=None)
         return progress
-    points = [t.values for t in complete if not TrialAttrs.of(t).stopped_early]
+    points = [t.values for t in complete if not stored[t.number].stopped_early]
     if points:
         maximize = [True] + [False] * (len(points[0]) - 1)
         front = [points[i] for i in pareto_front(points, maximize)]
