@@ -1,27 +1,25 @@
-"""Image classification data sets for proxy training: the bundled ``mnist5k``, ImageFolder
-directories (Pillow; no torchvision) and ``.npz`` arrays.
+"""Image classification data sets for proxy training: the bundled ``mnist5k``, ``.npz``
+arrays, and class folders (ImageFolder) on disk or in a ``.zip`` (``search.image_files``).
 
 Everything is checked when the data set is loaded, before any training starts: a missing or
 empty data set, a single class, images of mixed sizes or labels that do not match the images
-raise a :class:`DataError` that says what is wrong and where.
+raise a :class:`DataError` that says what is wrong and where. Sizes are checked first, from
+headers (``search.data_limits``).
 """
 
 from __future__ import annotations
 
+import zipfile
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
+from search.data_limits import LIMITS, DataError, DataLimits
+from search.image_files import channels_first, load_image_folder, load_image_zip
+
 BUILTIN = {"mnist5k": "mnist5k.npz"}
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp"}
-MAX_IMAGES = 200_000
-MAX_SIDE = 1024
-
-
-class DataError(ValueError):
-    """A data set that cannot be trained on; the message names the problem."""
 
 
 @dataclass(frozen=True)
@@ -77,38 +75,45 @@ class ImageDataset:
         return kept.take(np.arange(min(size, len(kept))), "subset")
 
 
-def load_dataset(spec: str) -> ImageDataset:
-    """``mnist5k``, a directory of class folders (ImageFolder), or an ``.npz`` file."""
-    if spec in BUILTIN:
-        with resources.as_file(resources.files("search.datasets") / BUILTIN[spec]) as path:
-            return _load_npz(path, spec)
+def load_dataset(spec: str | Path, limits: DataLimits = LIMITS) -> ImageDataset:
+    """``mnist5k``, a directory of class folders (ImageFolder), a ``.zip`` of class folders or
+    an ``.npz`` file. Sizes are checked from directories, zip directories and array headers
+    before any image is decoded or array loaded."""
+    if str(spec) in BUILTIN:
+        resource = resources.files("search.datasets") / BUILTIN[str(spec)]
+        with resources.as_file(resource) as path:
+            return _load_npz(path, str(spec), limits)
     path = Path(spec)
-    if not path.exists():
-        raise DataError(
-            f"data set {spec!r} not found: give {', '.join(BUILTIN)}, a folder of class "
-            "folders or an .npz file"
-        )
-    if path.is_dir():
-        return _load_image_folder(path)
-    if path.suffix == ".npz":
-        return _load_npz(path, path.name)
-    raise DataError(f"{spec}: not a folder or an .npz file")
+    try:
+        if path.is_dir():
+            return ImageDataset(path.name, *load_image_folder(path, limits))
+        if not path.exists():
+            raise DataError(
+                f"data set {str(spec)!r} not found: give {', '.join(BUILTIN)}, a folder of class "
+                "folders, a .zip of class folders or an .npz file"
+            )
+        if path.suffix == ".npz":
+            return _load_npz(path, path.name, limits)
+        if path.suffix == ".zip":
+            return ImageDataset(path.name, *load_image_zip(path, limits))
+    except PermissionError:
+        raise DataError(f"{path.name}: the server may not read it") from None
+    raise DataError(f"{path.name}: not a folder, a .zip or an .npz file")
 
 
-def _load_npz(path: Path, name: str) -> ImageDataset:
+def _load_npz(path: Path, name: str, limits: DataLimits) -> ImageDataset:
     """Arrays ``images`` (N, H, W), (N, H, W, C) or (N, C, H, W) with C in 1 or 3, and
     ``labels`` (N,) of integers; optional ``classes`` (names)."""
     try:
+        _check_npz_headers(path, name, limits)
         with np.load(path, allow_pickle=False) as arrays:
-            if "images" not in arrays or "labels" not in arrays:
-                raise DataError(f"{name}: needs arrays 'images' and 'labels', has {arrays.files}")
             images, labels = arrays["images"], arrays["labels"]
             names = arrays.get("classes", None)
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, zipfile.BadZipFile) as exc:
         if isinstance(exc, DataError):
             raise
         raise DataError(f"{name}: not a readable .npz file ({exc})") from None
-    images = _channels_first(np.asarray(images), name)
+    images = channels_first(np.asarray(images), name)
     labels = np.asarray(labels)
     if not np.issubdtype(labels.dtype, np.integer):
         raise DataError(f"{name}: labels must be integers, not {labels.dtype}")
@@ -121,17 +126,26 @@ def _load_npz(path: Path, name: str) -> ImageDataset:
     return ImageDataset(name, _to_uint8(images, name), labels.astype(np.int64), classes)
 
 
-def _channels_first(images: np.ndarray, name: str) -> np.ndarray:
-    if images.ndim == 3:
-        return images[:, None]
-    if images.ndim == 4 and images.shape[-1] in (1, 3) and images.shape[1] not in (1, 3):
-        return np.ascontiguousarray(images.transpose(0, 3, 1, 2))
-    if images.ndim == 4 and images.shape[1] in (1, 3):
-        return images
-    raise DataError(
-        f"{name}: images of shape {images.shape}; expected (N, H, W), (N, H, W, C) or "
-        "(N, C, H, W) with 1 or 3 channels"
-    )
+def _check_npz_headers(path: Path, name: str, limits: DataLimits) -> None:
+    """Refuse an .npz by its array headers (shape and dtype), before any array is read: a
+    compressed archive may hold far more than its size on disk suggests."""
+    with zipfile.ZipFile(path) as archive:
+        members = {Path(n).stem: n for n in archive.namelist() if n.endswith(".npy")}
+        if "images" not in members or "labels" not in members:
+            raise DataError(f"{name}: needs arrays 'images' and 'labels', has {sorted(members)}")
+        with archive.open(members["images"]) as stream:
+            version = np.lib.format.read_magic(stream)
+            if version == (1, 0):
+                shape, _, dtype = np.lib.format.read_array_header_1_0(stream)
+            else:
+                shape, _, dtype = np.lib.format.read_array_header_2_0(stream)
+    if len(shape) not in (3, 4):
+        raise DataError(
+            f"{name}: images of shape {shape}; expected (N, H, W), (N, H, W, C) or (N, C, H, W)"
+        )
+    limits.check_count(name, shape[0])
+    stored = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    limits.check_bytes(name, stored)
 
 
 def _to_uint8(images: np.ndarray, name: str) -> np.ndarray:
@@ -144,45 +158,6 @@ def _to_uint8(images: np.ndarray, name: str) -> np.ndarray:
     return images.astype(np.uint8)
 
 
-def _load_image_folder(root: Path) -> ImageDataset:
-    """``root/<class name>/<image>``: classes in sorted order; grey images stay one channel
-    unless some image has colour, then all are RGB."""
-    from PIL import Image, UnidentifiedImageError
-
-    class_dirs = sorted(p for p in root.iterdir() if p.is_dir())
-    files = [
-        (label, f)
-        for label, folder in enumerate(class_dirs)
-        for f in sorted(folder.iterdir())
-        if f.suffix.lower() in IMAGE_SUFFIXES
-    ]
-    if not files:
-        raise DataError(f"{root}: no images found in class folders ({root}/<class>/<image>.png)")
-    if len(files) > MAX_IMAGES:
-        raise DataError(f"{root}: {len(files)} images; at most {MAX_IMAGES:,} are supported")
-    pictures: list[Image.Image] = []
-    for _, file in files:
-        try:
-            with Image.open(file) as opened:
-                opened.load()
-                pictures.append(opened.copy())
-        except (OSError, UnidentifiedImageError) as exc:
-            raise DataError(f"{file}: not a readable image ({exc})") from None
-    first = pictures[0]
-    for (_, file), picture in zip(files, pictures, strict=True):
-        if picture.size != first.size:
-            raise DataError(
-                f"{root}: images of mixed sizes: {files[0][1].name} is "
-                f"{first.size[0]}x{first.size[1]}, {file.name} is {picture.size[0]}x"
-                f"{picture.size[1]}; resize them to one size first"
-            )
-    mode = "L" if all(p.mode in ("L", "1", "I;16") for p in pictures) else "RGB"
-    arrays = [np.asarray(p.convert(mode), dtype=np.uint8) for p in pictures]
-    images = _channels_first(np.stack(arrays), root.name)
-    labels = np.array([label for label, _ in files], dtype=np.int64)
-    return ImageDataset(root.name, images, labels, tuple(d.name for d in class_dirs))
-
-
 def _check(name: str, images: np.ndarray, labels: np.ndarray, classes: tuple[str, ...]) -> None:
     if images.ndim != 4 or images.dtype != np.uint8:
         raise DataError(
@@ -192,13 +167,11 @@ def _check(name: str, images: np.ndarray, labels: np.ndarray, classes: tuple[str
         raise DataError(f"{name}: the data set is empty")
     if len(images) != len(labels):
         raise DataError(f"{name}: {len(images)} images but {len(labels)} labels")
-    if len(images) > MAX_IMAGES:
-        raise DataError(f"{name}: {len(images):,} images; at most {MAX_IMAGES:,} are supported")
+    LIMITS.check_count(name, len(images))
     height, width = images.shape[2:]
     if height != width:
         raise DataError(f"{name}: images are {width}x{height}; square images are required")
-    if height > MAX_SIDE:
-        raise DataError(f"{name}: images are {height} pixels wide; at most {MAX_SIDE}")
+    LIMITS.check_side(name, height)
     if labels.max() >= len(classes):
         raise DataError(f"{name}: label {labels.max()} but only {len(classes)} classes")
     present = np.unique(labels)

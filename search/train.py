@@ -24,7 +24,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from search.data import MAX_IMAGES, DataError, ImageDataset
+from search.data import ImageDataset
+from search.data_limits import MAX_IMAGES, DataError
 from space import Arch
 from space.builder import build_model
 

@@ -18,7 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from edgenas.errors import InvalidRequestError
 from latency.protocol import MeasurementSettings
-from search.data import MAX_IMAGES, DataError, ImageDataset, load_dataset
+from search.data import ImageDataset, load_dataset
+from search.data_limits import MAX_IMAGES, DataError
 from search.objectives import PRESETS, MnasReward, RewardPreset
 from search.screening import ScreenAction, ZeroCostScreen
 from search.strategies import StrategyName, check_objective, make_sampler

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from search.data import DataError, ImageDataset, load_dataset
+from search.data import ImageDataset, load_dataset
+from search.data_limits import DataError
 from search.train import ProxySettings, evaluate_arch
 from space import parse_arch
 
