@@ -47,17 +47,26 @@ def load_image_folder(root: Path, limits: DataLimits) -> Images:
     """``root/<class name>/<image>``: classes in sorted order."""
     try:
         class_dirs = sorted(e.name for e in os.scandir(root) if e.is_dir())
-        files: list[_ImageFile] = []
-        for label, class_name in enumerate(class_dirs):
-            for entry in _image_entries(root / class_name):
-                files.append(
-                    _ImageFile(label, entry.name, entry.stat().st_size, _opener(Path(entry.path)))
-                )
-                limits.check_count(root.name, len(files), still_counting=True)
+        _count_images(root, class_dirs, limits)
+        files = [
+            _ImageFile(label, entry.name, entry.stat().st_size, _opener(Path(entry.path)))
+            for label, class_name in enumerate(class_dirs)
+            for entry in _image_entries(root / class_name)
+        ]
     except PermissionError:
         raise DataError(f"{root.name}: the server may not read it") from None
     files.sort(key=lambda f: (f.label, f.name))
     return _decode(root.name, files, tuple(class_dirs), limits)
+
+
+def _count_images(root: Path, class_dirs: list[str], limits: DataLimits) -> None:
+    """Count image files by name alone, stopping at the first one over the cap."""
+    count = 0
+    for class_name in class_dirs:
+        for _ in _image_entries(root / class_name):
+            count += 1
+            if count > limits.max_images:
+                limits.check_count(root.name, count, still_counting=True)
 
 
 def load_image_zip(path: Path, limits: DataLimits) -> Images:

@@ -13,12 +13,21 @@ import contextlib
 import os
 import select
 import signal
+import socket
 import subprocess
 import time
 from pathlib import Path
 from typing import Any
 
 MARK = "EDGENAS_TEST_SESSION"
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on now, for a server process a test starts."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
 
 
 class Spawner:

@@ -9,10 +9,12 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import uvicorn
@@ -71,6 +73,7 @@ class Server:
     url: str
     user: httpx.Client
     database_url: str = ""
+    data_dir: Path = Path()
 
     def device_client(self, token: str) -> httpx.Client:
         return httpx.Client(
@@ -85,15 +88,23 @@ class Server:
 
 @contextmanager
 def served(database_url: str, **overrides: object) -> Iterator[Server]:
-    """A server on ``database_url`` with a fresh user key."""
+    """A server on ``database_url`` with a fresh user key (and data sets kept in a temporary
+    folder unless ``data_dir`` is given)."""
     key = make_api_key(database_url)
-    options = {"lease_seconds": 60, "max_body_bytes": 64 * 1024, **overrides}
+    scratch = tempfile.TemporaryDirectory(prefix="edgenas-data-")
+    options = {
+        "lease_seconds": 60,
+        "max_body_bytes": 64 * 1024,
+        "data_dir": Path(scratch.name),
+        **overrides,
+    }
     settings = Settings(database_url=database_url, **options)
     with (
+        scratch,
         running_server(settings) as base,
         httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=60) as user,
     ):
-        yield Server(base, user, database_url)
+        yield Server(base, user, database_url, settings.data_dir)
 
 
 def edgenas(server: Server, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:

@@ -1,7 +1,8 @@
 """One candidate's evaluation inside a Ray worker process: latency from the job's devices
 (measured, predicted or both: ``JobSpec.latency``), then proxy training. Everything it needs
-arrives as plain data (the job's spec, the database URL, the candidate), so it runs the same
-on this machine or on a cluster node.
+arrives as plain data (the job's spec and data location, the database URL, the candidate), so
+it runs the same on this machine or on a cluster node (which must see the data location at
+the same path: a shared data directory).
 
 A Ray worker process serves many tasks: the job's data set, the database engine and the
 devices' fitted predictors are kept per process (small caches) instead of being rebuilt per
@@ -29,8 +30,8 @@ from workers.study_storage import study_storage
 
 
 @lru_cache(maxsize=4)
-def _job(spec_json: str) -> ResolvedJob:
-    return resolve(JobSpec.model_validate_json(spec_json))
+def _job(spec_json: str, data_location: str | None) -> ResolvedJob:
+    return resolve(JobSpec.model_validate_json(spec_json), data_location)
 
 
 @lru_cache(maxsize=4)
@@ -56,15 +57,16 @@ def _latency_source(
 
 def evaluate_in_worker(
     spec_json: str,
+    data_location: str | None,
     database_url: str,
     study_name: str,
     candidate: Candidate,
     devices: Mapping[str, int],
 ) -> Outcome:
-    """Measure and train ``candidate`` for the job ``spec_json`` describes, on ``devices``
-    (the job's, by name and id)."""
+    """Measure and train ``candidate`` for the job ``spec_json`` describes, on its data at
+    ``data_location`` and on ``devices`` (the job's, by name and id)."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    job = _job(spec_json)
+    job = _job(spec_json, data_location)
     latency = _latency_source(job, database_url, devices)
     reports = (
         RunningTrial.load(job.settings, study_storage(database_url), study_name, candidate.number)

@@ -33,12 +33,15 @@ def submit_job(
     submitted: dict[str, Any],
     owner: Caller,
     devices: dict[str, int],
+    data_location: str,
 ) -> Job:
-    """Queue a resolved job of ``owner`` on ``devices`` (name to id, from ``check_devices``);
-    ``submitted`` is the spec exactly as the user sent it."""
+    """Queue a resolved job of ``owner`` on ``devices`` (name to id, from ``check_devices``)
+    reading ``data_location`` (``workers.datasets.data_location``); ``submitted`` is the spec
+    exactly as the user sent it."""
     job = Job(
         owner_id=owner.user_id,
         device_ids=devices,
+        data_location=data_location,
         name=spec.name,
         spec=submitted,
         state=JobState.QUEUED,

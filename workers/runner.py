@@ -90,10 +90,10 @@ class Runner:
             job = claim_job(session, self.owner, self._lease)
             if job is None:
                 return False
-            job_id, spec = job.id, dict(job.spec)
+            job_id, spec, data = job.id, dict(job.spec), job.data_location
         log.info("runner %s drives job %d", self.owner, job_id)
         try:
-            state, error = self._drive(job_id, spec, stop or threading.Event())
+            state, error = self._drive(job_id, spec, data, stop or threading.Event())
         except LeaseLost:
             log.warning("job %d: lease lost to another runner", job_id)
             return True
@@ -110,11 +110,11 @@ class Runner:
         return True
 
     def _drive(
-        self, job_id: int, spec: dict[str, Any], stop: threading.Event
+        self, job_id: int, spec: dict[str, Any], data: str | None, stop: threading.Event
     ) -> tuple[JobState, str | None]:
         try:
             parsed = JobSpec.model_validate(spec)
-            resolved = resolve(parsed)
+            resolved = resolve(parsed, data)
             with self.sessions.begin() as session:
                 devices = job_devices(session, session.get_one(Job, job_id))
         except (SpecError, ValueError, NotFoundError) as exc:
@@ -149,6 +149,7 @@ class Runner:
                     continue
                 ref = self._evaluate.remote(
                     spec_json,
+                    data,
                     self.settings.database_url,
                     study_name(job_id),
                     proposal.candidate,

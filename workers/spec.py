@@ -165,9 +165,11 @@ class ResolvedJob:
     latency: LatencyMode
 
 
-def resolve(spec: JobSpec) -> ResolvedJob:
-    """The engine's settings and the data split for ``spec``, or a ``SpecError``."""
-    dataset = _dataset(spec.data)
+def resolve(spec: JobSpec, data_location: str | None = None) -> ResolvedJob:
+    """The engine's settings and the data split for ``spec``, or a ``SpecError``. The data is
+    read from ``data_location`` where the server resolved ``spec.data`` to one
+    (``workers.datasets``), else from ``spec.data`` itself (a search on this machine)."""
+    dataset = _dataset(data_location or spec.data)
     space = _space(spec.space).with_task(
         resolution=dataset.resolution,
         in_channels=dataset.channels,

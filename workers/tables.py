@@ -1,5 +1,6 @@
-"""Tables the workers package owns: search jobs. Trials live in Optuna's own tables (one
-study per job, same database URL), never mirrored here (docs/architecture.md)."""
+"""Tables the workers package owns: search jobs and uploaded data sets. Trials live in
+Optuna's own tables (one study per job, same database URL), never mirrored here
+(docs/architecture.md)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,17 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Index, Integer, MetaData, String, Text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from latency.tables import NAMING, UTCDateTime, utcnow
@@ -43,6 +54,9 @@ class Job(WorkersBase):
     # the devices by id, fixed at submission: a device deleted and registered again under its
     # name is another device, and the job's trials fail rather than measure on it
     device_ids: Mapped[dict[str, int] | None] = mapped_column(JSON)
+    # where the data is, resolved at submission (a bundled name, an upload's file or a path
+    # under a data root); None for jobs queued before, which use ``spec["data"]``
+    data_location: Mapped[str | None] = mapped_column(String(4096))
     state: Mapped[str] = mapped_column(String(16), default=JobState.QUEUED)
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
     progress: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
@@ -58,3 +72,24 @@ class Job(WorkersBase):
 def study_name(job_id: int) -> str:
     """The Optuna study that holds a job's trials (what optuna-dashboard lists)."""
     return f"edgenas-job-{job_id}"
+
+
+class Dataset(WorkersBase):
+    """An uploaded data set: validated before it was kept, stored as one file under the
+    server's data directory, named uniquely among its owner's."""
+
+    __tablename__ = "datasets"
+    __table_args__ = (UniqueConstraint("owner_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    owner_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    file: Mapped[str] = mapped_column(String(100))  # inside the data directory
+    format: Mapped[str] = mapped_column(String(8))  # npz | zip
+    sha256: Mapped[str] = mapped_column(String(64))
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    images: Mapped[int] = mapped_column(Integer)
+    classes: Mapped[list[str]] = mapped_column(JSON)
+    resolution: Mapped[int] = mapped_column(Integer)
+    channels: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

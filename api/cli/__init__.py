@@ -9,6 +9,7 @@ from __future__ import annotations
 import typer
 
 from api.cli.account_commands import keys_app, users_app
+from api.cli.dataset_commands import app as datasets_app
 from api.cli.demo_commands import demo
 from api.cli.job_commands import app as jobs_app
 from api.cli.latency_commands import app as latency_app
@@ -24,6 +25,7 @@ app.add_typer(search_app, name="search")
 app.add_typer(users_app, name="users")
 app.add_typer(keys_app, name="keys")
 app.add_typer(jobs_app, name="jobs")
+app.add_typer(datasets_app, name="datasets")
 app.command()(serve)
 app.command()(worker)
 app.command()(demo)

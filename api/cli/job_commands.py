@@ -7,27 +7,13 @@ import json
 from pathlib import Path
 from typing import Annotated, Any
 
-import httpx
 import typer
 import yaml
 
-from api.client.options import DEFAULT_SERVER, ApiKey, ServerUrl, error_message, fail, headers
+from api.client.options import DEFAULT_SERVER, ApiKey, ServerUrl, call, fail
 
 app = typer.Typer(help="Search jobs on a server.", no_args_is_help=True)
 MAX_SPEC_BYTES = 256 * 1024
-
-
-def _call(server: str, api_key: str | None, method: str, path: str, **options: Any) -> Any:
-    """One request; a transport failure or a 4xx is one clear error line."""
-    try:
-        response = httpx.request(
-            method, f"{server.rstrip('/')}{path}", headers=headers(api_key), timeout=60, **options
-        )
-    except httpx.TransportError as exc:
-        raise fail(f"cannot reach {server}: {exc}") from None
-    if response.status_code >= 400:
-        raise fail(error_message(response))
-    return response
 
 
 def read_spec(path: Path) -> dict[str, Any]:
@@ -59,7 +45,7 @@ def submit(
     api_key: ApiKey = None,
 ) -> None:
     """Submit a job; prints its id (the server validates the whole spec first)."""
-    job = _call(server, api_key, "POST", "/v1/jobs", json=read_spec(spec)).json()
+    job = call(server, api_key, "POST", "/v1/jobs", json=read_spec(spec)).json()
     typer.echo(f"job {job['id']} queued: {job['name']}")
 
 
@@ -71,7 +57,7 @@ def list_jobs(
 ) -> None:
     """The newest jobs: id, state, trials done, name."""
     params = {"state": state} if state else {}
-    page = _call(server, api_key, "GET", "/v1/jobs", params=params).json()
+    page = call(server, api_key, "GET", "/v1/jobs", params=params).json()
     for job in page["items"]:
         done = job["progress"].get("trials_done", 0)
         typer.echo(f"{job['id']}\t{job['state']}\t{done} trials\t{job['name']}")
@@ -84,7 +70,7 @@ def show(
     api_key: ApiKey = None,
 ) -> None:
     """The job as JSON: spec, state, progress, error."""
-    typer.echo(json.dumps(_call(server, api_key, "GET", f"/v1/jobs/{job_id}").json(), indent=2))
+    typer.echo(json.dumps(call(server, api_key, "GET", f"/v1/jobs/{job_id}").json(), indent=2))
 
 
 @app.command()
@@ -94,7 +80,7 @@ def cancel(
     api_key: ApiKey = None,
 ) -> None:
     """Cancel a job (running trials finish; a finished job cannot be cancelled)."""
-    job = _call(server, api_key, "POST", f"/v1/jobs/{job_id}/cancel").json()
+    job = call(server, api_key, "POST", f"/v1/jobs/{job_id}/cancel").json()
     typer.echo(f"job {job_id}: {job['state']}")
 
 
@@ -110,9 +96,9 @@ def pareto(
 
     from api.cli.front_table import front_table
 
-    front = _call(server, api_key, "GET", f"/v1/jobs/{job_id}/pareto").json()
+    front = call(server, api_key, "GET", f"/v1/jobs/{job_id}/pareto").json()
     device = front["devices"][0]
     Console().print(front_table(front["members"], device, f"Pareto front of job {job_id}"))
     if html is not None:
-        html.write_text(_call(server, api_key, "GET", f"/v1/jobs/{job_id}/pareto.html").text)
+        html.write_text(call(server, api_key, "GET", f"/v1/jobs/{job_id}/pareto.html").text)
         typer.echo(f"wrote {html}")

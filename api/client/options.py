@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import httpx
 import typer
@@ -34,3 +34,19 @@ def error_message(response: httpx.Response) -> str:
         return response.json()["error"]["message"]
     except (ValueError, KeyError, TypeError):
         return f"HTTP {response.status_code}: {response.text[:300]}"
+
+
+def call(
+    server: str, api_key: str | None, method: str, path: str, **options: Any
+) -> httpx.Response:
+    """One request to the server; a transport failure or a 4xx/5xx is one clear error line."""
+    options.setdefault("timeout", 60)
+    try:
+        response = httpx.request(
+            method, f"{server.rstrip('/')}{path}", headers=headers(api_key), **options
+        )
+    except httpx.TransportError as exc:
+        raise fail(f"cannot reach {server}: {exc}") from None
+    if response.status_code >= 400:
+        raise fail(error_message(response))
+    return response

@@ -12,7 +12,7 @@ from sqlalchemy.orm import sessionmaker
 from api.server.database import upgrade_database
 from api.server.errors import install_error_handlers
 from api.server.limits import BodySizeLimit
-from api.server.routes import agent, devices, jobs, latency
+from api.server.routes import agent, datasets, devices, jobs, latency
 from api.server.settings import Settings
 from api.server.signals import QueueSignal
 from latency.database import create_db_engine
@@ -47,8 +47,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     install_error_handlers(app)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
-    for module in (devices, latency, agent, jobs):
+    app.add_middleware(
+        BodySizeLimit,
+        max_bytes=settings.max_body_bytes,
+        uploads={datasets.UPLOAD_PATH: settings.max_dataset_bytes},
+    )
+    for module in (devices, latency, agent, jobs, datasets):
         app.include_router(module.router)
 
     @app.get("/healthz", tags=["health"])

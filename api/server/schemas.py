@@ -235,3 +235,21 @@ class ParetoOut(BaseModel):
     job_id: int
     devices: list[str]
     members: list[TrialOut]
+
+
+class DatasetOut(BaseModel):
+    """An uploaded data set; a job names it in ``data``."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    name: str
+    owner_id: int | None
+    format: Literal["npz", "zip"]
+    sha256: str = Field(description="SHA-256 of the uploaded file")
+    size_bytes: int
+    images: int
+    classes: list[str]
+    resolution: int = Field(description="image side in pixels")
+    channels: int
+    created_at: datetime

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+import os
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):
@@ -26,3 +30,20 @@ class Settings(BaseSettings):
     )
     ray_num_cpus: int | None = Field(None, ge=1, description="CPUs of the local Ray")
     runner_lease_seconds: float = Field(30.0, gt=0, le=3600, description="job lease of a runner")
+    data_dir: Path = Field(
+        Path("edgenas-data"), description="where uploaded data sets are kept (one file each)"
+    )
+    data_roots: Annotated[list[Path], NoDecode] = Field(
+        default_factory=list,
+        description="server folders a job's data may name by path, separated by ':' "
+        "(default: none; jobs use bundled and uploaded data sets)",
+    )
+    max_dataset_bytes: int = Field(2 << 30, ge=1024, description="larger uploads get 413")
+    max_datasets_per_user: int = Field(20, ge=1, description="uploads kept per user")
+
+    @field_validator("data_roots", mode="before")
+    @classmethod
+    def _split_roots(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [Path(part) for part in value.split(os.pathsep) if part]
+        return value

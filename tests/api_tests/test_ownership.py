@@ -5,9 +5,12 @@ an admin sees everything."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 import pytest
 
+from tests.api_tests.test_datasets_api import digits_npz
 from tests.server import Server, make_api_key
 
 ARCH = "r32_w1.0_n10:conv_k3_c8_s2|head"
@@ -27,15 +30,26 @@ def register(user: httpx.Client, name: str) -> int:
 
 
 @pytest.fixture
-def world(server: Server) -> dict[str, object]:
-    """Alice's private phone, her job and latency task on it, and her shared lab machine."""
+def world(server: Server, tmp_path: Path) -> dict[str, object]:
+    """Alice's private phone, her job and latency task on it, her shared lab machine and her
+    data set."""
     alice, bob = server.user, client(server, "bob")
     phone, lab = register(alice, "phone"), register(alice, "lab")
     assert alice.patch(f"/v1/devices/{lab}", json={"shared": True}).json()["shared"] is True
     task = alice.post("/v1/latency", json={"arch": ARCH, "device": "phone"}).json()["task_id"]
     job = alice.post("/v1/jobs", json={**JOB, "devices": ["phone"]})
     assert job.status_code == 201, job.text
-    return {"bob": bob, "phone": phone, "lab": lab, "task": task, "job": job.json()["id"]}
+    digits = digits_npz(tmp_path / "digits.npz", count=20).read_bytes()
+    dataset = alice.post("/v1/datasets", params={"name": "digits", "format": "npz"}, content=digits)
+    assert dataset.status_code == 201, dataset.text
+    return {
+        "bob": bob,
+        "phone": phone,
+        "lab": lab,
+        "task": task,
+        "job": job.json()["id"],
+        "dataset": dataset.json()["id"],
+    }
 
 
 # Every way to reach Alice's private objects; for Bob each one must be a 404.
@@ -56,6 +70,8 @@ ALICES_OBJECTS = [
     ("GET", "/v1/devices/{phone}/predictor", None),
     ("GET", "/v1/latency/{task}", None),
     ("POST", "/v1/latency", {"arch": ARCH, "device": "phone"}),
+    ("GET", "/v1/datasets/{dataset}", None),
+    ("DELETE", "/v1/datasets/{dataset}", None),
 ]
 
 
@@ -71,6 +87,9 @@ def test_lists_hold_only_what_the_caller_may_use(server: Server, world: dict) ->
     bob = world["bob"]
     assert [d["name"] for d in bob.get("/v1/devices").json()] == ["lab"]
     assert bob.get("/v1/jobs").json()["total"] == 0
+    assert bob.get("/v1/datasets").json() == []
+    theirs = bob.post("/v1/jobs", json={**JOB, "data": "digits", "devices": ["lab"]})
+    assert theirs.status_code == 422 and theirs.json()["error"]["message"].startswith("data: give")
     refused = bob.post("/v1/jobs", json={**JOB, "devices": ["phone"]})
     assert refused.status_code == 422
     assert refused.json()["error"]["message"] == "devices.0: no registered device 'phone'"
@@ -98,4 +117,5 @@ def test_an_admin_sees_everyone_s_objects(server: Server, world: dict) -> None:
     assert root.get(f"/v1/jobs/{world['job']}").status_code == 200
     assert root.get(f"/v1/latency/{world['task']}").status_code == 200
     assert {d["name"] for d in root.get("/v1/devices").json()} == {"phone", "lab"}
+    assert [d["name"] for d in root.get("/v1/datasets").json()] == ["digits"]
     assert root.delete(f"/v1/devices/{world['phone']}").status_code == 204

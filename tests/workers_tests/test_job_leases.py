@@ -36,7 +36,7 @@ def queue_jobs(sessions: sessionmaker[Session], count: int) -> list[int]:
     spec = JobSpec(devices=["cpu-1"])
     with sessions.begin() as session:
         return [
-            submit_job(session, spec, {"devices": ["cpu-1"]}, SERVICE, {"cpu-1": 1}).id
+            submit_job(session, spec, {"devices": ["cpu-1"]}, SERVICE, {"cpu-1": 1}, "mnist5k").id
             for _ in range(count)
         ]
 

@@ -24,6 +24,7 @@ from latency.database import create_db_engine
 from latency.protocol import MeasurementResult, MeasurementSettings
 from search.pareto import dominates
 from space.export import export_onnx_bytes
+from tests.api_tests.test_datasets_api import digits_npz
 from tests.databases import BACKENDS, database_url
 from tests.isolation import start_agent
 from tests.processes import Spawner
@@ -169,10 +170,18 @@ def test_a_killed_runner_loses_no_finished_trial(
 
 
 def test_two_runners_three_jobs_each_driven_by_one_runner(
-    server: Server, agent: subprocess.Popen[str], spawn: Spawner
+    server: Server, agent: subprocess.Popen[str], spawn: Spawner, tmp_path: Path
 ) -> None:
     url = server.database_url
-    job_ids = [submit(server, name=f"job {n}", budget={"trials": 2}) for n in range(3)]
+    digits = digits_npz(tmp_path / "digits.npz", count=500).read_bytes()  # one job's data
+    uploaded = server.user.post(
+        "/v1/datasets", params={"name": "d", "format": "npz"}, content=digits
+    )
+    assert uploaded.status_code == 201, uploaded.text
+    data = ["d", "mnist5k", "mnist5k"]
+    job_ids = [
+        submit(server, name=f"job {n}", budget={"trials": 2}, data=data[n]) for n in range(3)
+    ]
     workers = [start_worker(spawn, url), start_worker(spawn, url)]
     try:
         for job_id in job_ids:

@@ -4,22 +4,15 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import httpx
 
-from tests.processes import Spawner
+from tests.processes import Spawner, free_port
 from tests.server import make_api_key
 from tests.workers_tests.tiny_jobs import SPEC, wait_until
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def test_serve_runs_a_job_with_its_local_agent_and_stops_on_ctrl_c(

@@ -10,11 +10,12 @@ from optuna.trial import FrozenTrial
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from api.server.deps import CallerDep, DatabaseDep, StudyStorageDep, require_user
+from api.server.deps import CallerDep, DatabaseDep, SettingsDep, StudyStorageDep, require_user
 from api.server.schemas import JobOut, JobPage, ParetoOut, TrialOut, TrialPage
 from edgenas.callers import Caller
 from edgenas.errors import NotFoundError
 from search.trial_record import record_of
+from workers.datasets import data_location
 from workers.jobs import cancel_job, check_devices, get_job, list_jobs, submit_job
 from workers.results import job_pareto_html, job_pareto_png, job_trials, pareto_members
 from workers.spec import JobSpec, resolve
@@ -45,16 +46,21 @@ async def submit(
     spec: Annotated[JobSpec, Body(openapi_examples={"pareto": {"value": EXAMPLE_SPEC}})],
     request: Request,
     db: DatabaseDep,
+    settings: SettingsDep,
     caller: CallerDep,
 ) -> JobOut:
     """Validate a job in full (space, data, devices, constraints, strategy) and queue it as
-    the caller's, holding its devices by id."""
+    the caller's, holding its devices by id and its data by location."""
     submitted: dict[str, Any] = await request.json()
-    await run_in_threadpool(resolve, spec)
+    location = await db.run(
+        lambda s: data_location(s, spec.data, caller, settings.data_dir, settings.data_roots)
+    )
+    await run_in_threadpool(resolve, spec, location)
 
     def work(session: Session) -> JobOut:
         devices = check_devices(session, spec, caller)
-        return JobOut.model_validate(submit_job(session, spec, submitted, caller, devices))
+        job = submit_job(session, spec, submitted, caller, devices, location)
+        return JobOut.model_validate(job)
 
     return await db.run(work)
 
