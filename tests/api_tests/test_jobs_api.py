@@ -80,7 +80,7 @@ def _unreadable_npz(tmp_path: Path) -> str:
         ({"devices": []}, "devices", "at least 1"),
         ({"space": "nasnet"}, "space", "nasnet"),
         ({"space": EMPTY_SPACE}, "space", "at least one stage"),
-        ({"data": "/nonexistent/digits"}, "data", "not found"),
+        ({"data": "/nonexistent/digits"}, "data", "under one of the server.s data roots"),
         ({"constraints": {"max_params": 1000}}, "constraints.max_params", "below every"),
         ({"constraints": {"max_latency_ms": {"pixel-9": 5}}}, "max_latency_ms", "not among"),
         ({"constraints": {"max_macs": -1}}, "constraints.max_macs", "greater than 0"),
