@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.server import Server
+from tests.databases import database_url
+from tests.server import Server, served
 
 SPEC = {
     "name": "digits",
@@ -80,7 +81,7 @@ def _unreadable_npz(tmp_path: Path) -> str:
         ({"devices": []}, "devices", "at least 1"),
         ({"space": "nasnet"}, "space", "nasnet"),
         ({"space": EMPTY_SPACE}, "space", "at least one stage"),
-        ({"data": "/nonexistent/digits"}, "data", "under one of the server.s data roots"),
+        ({"data": "/nonexistent/digits"}, "data", "data roots"),
         ({"constraints": {"max_params": 1000}}, "constraints.max_params", "below every"),
         ({"constraints": {"max_latency_ms": {"pixel-9": 5}}}, "max_latency_ms", "not among"),
         ({"constraints": {"max_macs": -1}}, "constraints.max_macs", "greater than 0"),
@@ -104,7 +105,16 @@ def test_bad_specs_are_422_naming_the_field(
     assert server.user.get("/v1/jobs").json()["total"] == 0  # nothing was queued
 
 
-def test_a_data_set_of_mixed_sizes_is_refused_at_submission(server: Server, tmp_path: Path) -> None:
-    server.register("cpu-1")
-    response = server.user.post("/v1/jobs", json={**SPEC, "data": _unreadable_npz(tmp_path)})
-    assert response.status_code == 422 and response.json()["error"]["message"].startswith("data:")
+def test_data_under_a_root_that_cannot_be_trained_on_is_refused_at_submission(
+    tmp_path: Path,
+) -> None:
+    with (
+        database_url("sqlite", tmp_path) as url,
+        served(url, data_roots=[tmp_path]) as server,
+    ):
+        server.register("cpu-1")
+        response = server.user.post("/v1/jobs", json={**SPEC, "data": _unreadable_npz(tmp_path)})
+    assert response.status_code == 422
+    assert response.json()["error"]["message"] == (
+        "data: mixed.npz: images are 9x8; square images are required"
+    )
