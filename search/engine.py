@@ -45,12 +45,13 @@ from search.train import Evaluation, evaluate_arch
 from search.trial_record import (
     TrialAttrs,
     TrialRecord,
+    store_error,
     store_evaluation,
     store_proposal,
     store_screened,
 )
-from space import parse_arch
-from space.profiler import profile_arch
+from space import Arch, parse_arch
+from space.profiler import Profile, profile_arch
 
 
 @dataclass(frozen=True)
@@ -109,27 +110,17 @@ def propose(
     }
     arch = settings.space.decode(assignment)
     profile = profile_arch(arch)
-    score = screen_score(settings.zero_cost, arch, train, settings.seed)
+    too_large = settings.caps.refusal(profile)
+    score = None if too_large else screen_score(settings.zero_cost, arch, train, settings.seed)
     store_proposal(trial, arch=str(arch), params=profile.params, macs=profile.macs, zero_cost=score)
+    if too_large is not None:  # never built: settled as pruned, with the reason
+        store_error(trial, str(too_large))
+        study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+        return _settled(trial, arch, profile, "pruned", start, score, str(too_large))
     if score is not None and screened_out(study, settings.zero_cost, score):
         store_screened(trial)
         study.tell(trial, state=optuna.trial.TrialState.PRUNED)
-        return TrialRecord(
-            number=trial.number,
-            arch=str(arch),
-            arch_hash=arch.hash,
-            accuracy=None,
-            latency_ms={},
-            params=profile.params,
-            macs=profile.macs,
-            reward=None,
-            state="screened",
-            epochs=0,
-            stopped_early=False,
-            feasible=True,
-            seconds=time.perf_counter() - start,
-            zero_cost=score,
-        )
+        return _settled(trial, arch, profile, "screened", start, score, None)
     candidate = Candidate(
         number=trial.number,
         arch=str(arch),
@@ -141,6 +132,35 @@ def propose(
         started=start,
     )
     return Proposal(trial, candidate)
+
+
+def _settled(
+    trial: optuna.Trial,
+    arch: Arch,
+    profile: Profile,
+    state: str,
+    start: float,
+    score: float | None,
+    error: str | None,
+) -> TrialRecord:
+    """The record of a candidate settled without evaluation (no latency, no training)."""
+    return TrialRecord(
+        number=trial.number,
+        arch=str(arch),
+        arch_hash=arch.hash,
+        accuracy=None,
+        latency_ms={},
+        params=profile.params,
+        macs=profile.macs,
+        reward=None,
+        state=state,
+        epochs=0,
+        stopped_early=False,
+        feasible=True,
+        seconds=time.perf_counter() - start,
+        zero_cost=score,
+        error=error,
+    )
 
 
 def evaluate_candidate(

@@ -16,6 +16,7 @@ from search.objectives import MnasReward
 from search.screening import ZeroCostScreen
 from search.strategies import StrategyName, make_sampler
 from search.train import ProxySettings
+from space.size_caps import SizeCaps
 from space.spaces import SearchSpace
 
 Mode = Literal["mnas", "pareto"]
@@ -50,6 +51,7 @@ class SearchSettings:
     early_stop: bool = True
     stop_margin: float = 0.08  # benchmarks/multi_fidelity.py: 0.05 lost front members, 0.08 none
     zero_cost: ZeroCostScreen | None = None
+    caps: SizeCaps = field(default_factory=SizeCaps)  # larger candidates are never built
 
     def __post_init__(self) -> None:
         if self.mode not in ("mnas", "pareto"):

@@ -19,7 +19,7 @@ import socket
 import threading
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -32,6 +32,7 @@ from edgenas.errors import NotFoundError
 from search.engine import Proposal, conclude, propose
 from search.study import create_study
 from search.trial_record import TrialRecord, retry_attrs, store_error
+from space.size_caps import SizeCaps
 from workers.evaluation import evaluate_in_worker
 from workers.jobs import (
     claim_job,
@@ -58,6 +59,7 @@ class RunnerSettings:
     idle_seconds: float = 1.0  # how often an idle runner looks for a job
     max_in_flight: int | None = None  # None: the Ray cluster's CPU count
     max_failed_trials: int = 10  # a job fails when this many evaluations raised
+    caps: SizeCaps = field(default_factory=SizeCaps)  # candidates over them are never built
 
 
 class LeaseLost(Exception):
@@ -114,7 +116,7 @@ class Runner:
     ) -> tuple[JobState, str | None]:
         try:
             parsed = JobSpec.model_validate(spec)
-            resolved = resolve(parsed, data)
+            resolved = resolve(parsed, data, self.settings.caps)
             with self.sessions.begin() as session:
                 devices = job_devices(session, session.get_one(Job, job_id))
         except (SpecError, ValueError, NotFoundError) as exc:
@@ -144,7 +146,7 @@ class Runner:
             done = _count(study, COUNTED)
             while not stopping and len(in_flight) < capacity and done + len(in_flight) < budget:
                 proposal = propose(study, settings, resolved.train)
-                if isinstance(proposal, TrialRecord):  # settled by the zero-cost pre-screen
+                if isinstance(proposal, TrialRecord):  # settled unevaluated: screened, too large
                     done += 1
                     continue
                 ref = self._evaluate.remote(

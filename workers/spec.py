@@ -37,9 +37,11 @@ from search.zero_cost import Preference, ProxyName
 from space.errors import SpaceError
 from space.presets import search_space
 from space.profiler import profile_arch
+from space.size_caps import SizeCaps
 from space.spaces import SearchSpace, space_from_dict
 
 FEASIBILITY_SAMPLES = 256  # architectures tried when checking that a constraint can be met
+SIZE_CAPS = SizeCaps()
 
 
 class Strict(BaseModel):
@@ -165,10 +167,13 @@ class ResolvedJob:
     latency: LatencyMode
 
 
-def resolve(spec: JobSpec, data_location: str | None = None) -> ResolvedJob:
+def resolve(
+    spec: JobSpec, data_location: str | None = None, caps: SizeCaps = SIZE_CAPS
+) -> ResolvedJob:
     """The engine's settings and the data split for ``spec``, or a ``SpecError``. The data is
     read from ``data_location`` where the server resolved ``spec.data`` to one
-    (``workers.datasets``), else from ``spec.data`` itself (a search on this machine)."""
+    (``workers.datasets``), else from ``spec.data`` itself (a search on this machine).
+    Candidates over ``caps`` are never built, and a space with nothing under them is refused."""
     dataset = _dataset(data_location or spec.data)
     space = _space(spec.space).with_task(
         resolution=dataset.resolution,
@@ -194,9 +199,10 @@ def resolve(spec: JobSpec, data_location: str | None = None) -> ResolvedJob:
         pruner=spec.objective.pruner,
         early_stop=spec.objective.early_stop,
         zero_cost=ZeroCostScreen(**spec.zero_cost.model_dump()) if spec.zero_cost else None,
+        caps=caps,
     )
     _check_strategy(settings)
-    _check_feasible(space, spec.constraints)
+    _check_feasible(space, spec.constraints, caps)
     return ResolvedJob(settings, train, validation, spec.measurement, spec.latency)
 
 
@@ -241,16 +247,18 @@ def _check_strategy(settings: SearchSettings) -> None:
         raise SpecError("strategy.settings", str(exc)) from None
 
 
-def _check_feasible(space: SearchSpace, constraints: ConstraintSpec) -> None:
-    """Refuse a params or MACs limit that no architecture of the space meets: the smallest
-    of the first choice of every dimension and ``FEASIBILITY_SAMPLES`` random samples."""
-    limits = {"max_params": constraints.max_params, "max_macs": constraints.max_macs}
-    if all(limit is None for limit in limits.values()):
-        return
+def _check_feasible(space: SearchSpace, constraints: ConstraintSpec, caps: SizeCaps) -> None:
+    """Refuse a space whose networks are all over the service's size caps, or a params or
+    MACs limit that none meets: judged on the first choice of every dimension and
+    ``FEASIBILITY_SAMPLES`` random samples (profiles only: nothing is built)."""
     rng = random.Random(0)
     first = {name: choices[0] for name, choices in space.dimensions().items()}
     profiles = [profile_arch(space.decode(first))]
     profiles += [profile_arch(space.decode(space.sample(rng))) for _ in range(FEASIBILITY_SAMPLES)]
+    refusals = [caps.refusal(p) for p in profiles]
+    if all(refusals):
+        raise SpecError("space", f"every architecture tried is too large: {refusals[0]}")
+    limits = {"max_params": constraints.max_params, "max_macs": constraints.max_macs}
     for field, limit in limits.items():
         if limit is None:
             continue

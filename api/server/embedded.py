@@ -80,6 +80,7 @@ class EmbeddedStack:
         runner_settings = RunnerSettings(
             database_url=self.settings.database_url,
             lease_seconds=self.settings.runner_lease_seconds,
+            caps=self.settings.size_caps(),
         )
         for index in range(self.runners):
             runner = Runner(runner_settings, sessions)

@@ -9,6 +9,10 @@ from typing import Annotated
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from space.size_caps import SizeCaps
+
+CAPS = SizeCaps()
+
 
 class Settings(BaseSettings):
     """Everything the server can be told; defaults are the embedded single-machine setup."""
@@ -40,6 +44,17 @@ class Settings(BaseSettings):
     )
     max_dataset_bytes: int = Field(2 << 30, ge=1024, description="larger uploads get 413")
     max_datasets_per_user: int = Field(20, ge=1, description="uploads kept per user")
+
+    max_arch_params: int = Field(
+        CAPS.max_arch_params, ge=1, description="larger networks are never built or exported"
+    )
+    max_arch_macs: int = Field(CAPS.max_arch_macs, ge=1, description="the same, for MACs")
+    max_onnx_bytes: int = Field(
+        CAPS.max_onnx_bytes, ge=1, description="the same, for the ONNX file (4 bytes a weight)"
+    )
+
+    def size_caps(self) -> SizeCaps:
+        return SizeCaps(self.max_arch_params, self.max_arch_macs, self.max_onnx_bytes)
 
     @field_validator("data_roots", mode="before")
     @classmethod

@@ -18,6 +18,7 @@ from search.study import Constraints, SearchSettings, create_study
 from search.train import ProxySettings
 from space import Arch
 from space.export import export_onnx_bytes
+from space.size_caps import SizeCaps
 from space.spaces import FactorizedSpace, StageChoices
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -165,3 +166,19 @@ def test_bad_settings_are_refused() -> None:
         ZeroCostScreen(keep=0)
     with pytest.raises(ValueError, match="zero-cost prefer 'middle'"):
         ZeroCostScreen(prefer="middle")  # type: ignore[arg-type]
+
+
+def test_candidates_over_the_size_caps_are_settled_unbuilt(digits) -> None:
+    built: list[str] = []
+
+    def counted_latency(arch: Arch) -> dict[str, float]:
+        built.append(str(arch))
+        return onnx_latency(arch)
+
+    caps = SizeCaps(max_arch_params=1_000)  # every network of the tiny space has more
+    settings = SearchSettings(space=TINY_SPACE, devices=("cpu",), trials=3, caps=caps)
+    records = run_search(settings, *digits, counted_latency)
+    assert built == []  # no latency asked, no export, no training
+    assert [r.state for r in records] == ["pruned"] * 3
+    assert all(r.accuracy is None and r.epochs == 0 for r in records)
+    assert all("over the service's cap of 1,000 (max_arch_params)" in r.error for r in records)

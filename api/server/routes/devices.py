@@ -14,7 +14,7 @@ from api.server.deps import (
     SignalDep,
     require_user,
 )
-from api.server.routes.latency import export_model
+from api.server.routes.latency import exports_for
 from api.server.schemas import (
     CalibrationQueued,
     CalibrationRequest,
@@ -41,9 +41,8 @@ from latency.devices import (
     rotate_token,
     usable_device,
 )
-from latency.queue import request_measurement, unexported
+from latency.queue import request_measurement
 from latency.tables import Device, MeasurementTask
-from space import Arch
 
 router = APIRouter(prefix="/v1/devices", tags=["devices"], dependencies=[Depends(require_user)])
 
@@ -151,7 +150,8 @@ async def calibrate(
 ) -> CalibrationQueued:
     """Queue measurements of architectures spread over a space, and of its layers one by one,
     so that the device's predictor prices every kind of operator before a search relies on it.
-    Models are exported before the transaction (a space's layers take a minute or two)."""
+    Every network's size is checked first; models are exported before the transaction (a
+    space's layers take a minute or two)."""
     plan = await run_in_threadpool(
         lambda: calibration_plan(
             body.space,
@@ -162,16 +162,9 @@ async def calibrate(
         )
     )
     archs = plan.archs
-
-    def to_export(session: Session) -> list[Arch]:
-        managed_device(session, device_id, caller)  # refused before any export
-        return unexported(session, archs)
-
-    missing = await db.run(to_export)
-    exported = await run_in_threadpool(lambda: {arch.hash: export_model(arch) for arch in missing})
-
-    def export(arch: Arch) -> bytes:  # a model stored meanwhile is not asked for again
-        return exported.get(arch.hash) or export_model(arch)
+    caps = settings.size_caps()
+    await run_in_threadpool(lambda: [caps.check(arch) for arch in archs])
+    export = await exports_for(db, archs, lambda s: managed_device(s, device_id, caller))
 
     def work(session: Session) -> CalibrationQueued:
         device = managed_device(session, device_id, caller)

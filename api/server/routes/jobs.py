@@ -15,6 +15,8 @@ from api.server.schemas import JobOut, JobPage, ParetoOut, TrialOut, TrialPage
 from edgenas.callers import Caller
 from edgenas.errors import NotFoundError
 from search.trial_record import record_of
+from space import parse_arch
+from space.size_caps import SizeCaps
 from workers.datasets import data_location
 from workers.jobs import cancel_job, check_devices, get_job, list_jobs, submit_job
 from workers.results import job_pareto_html, job_pareto_png, job_trials, pareto_members
@@ -55,7 +57,7 @@ async def submit(
     location = await db.run(
         lambda s: data_location(s, spec.data, caller, settings.data_dir, settings.data_roots)
     )
-    await run_in_threadpool(resolve, spec, location)
+    await run_in_threadpool(resolve, spec, location, settings.size_caps())
 
     def work(session: Session) -> JobOut:
         devices = check_devices(session, spec, caller)
@@ -153,14 +155,20 @@ async def pareto_image(
 
 @router.get("/{job_id}/trials/{number}/model.onnx")
 async def model(
-    job_id: int, number: int, db: DatabaseDep, storage: StudyStorageDep, caller: CallerDep
+    job_id: int,
+    number: int,
+    db: DatabaseDep,
+    storage: StudyStorageDep,
+    settings: SettingsDep,
+    caller: CallerDep,
 ) -> Response:
-    """The trial's architecture as ONNX (freshly initialised weights: trials keep no weights)."""
+    """The trial's architecture as ONNX (freshly initialised weights: trials keep no weights);
+    a network over the size caps is never exported (422)."""
     devices, found = await _job_and_trials(db, storage, caller, job_id)
     trial = next((record_of(t, devices) for t in found if t.number == number), None)
     if trial is None or not trial.arch:
         raise NotFoundError(f"job {job_id} has no trial {number}")
-    data = await run_in_threadpool(_export, trial.arch)
+    data = await run_in_threadpool(_export, trial.arch, settings.size_caps())
     filename = f"job{job_id}-trial{number}.onnx"
     return Response(
         data,
@@ -169,8 +177,9 @@ async def model(
     )
 
 
-def _export(arch: str) -> bytes:
-    from space import parse_arch
+def _export(text: str, caps: SizeCaps) -> bytes:
     from space.export import export_onnx_bytes  # torch loads on the first download only
 
-    return export_onnx_bytes(parse_arch(arch))
+    arch = parse_arch(text)
+    caps.check(arch)
+    return export_onnx_bytes(arch)

@@ -2,20 +2,29 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from api.server.deps import CallerDep, DatabaseDep, SettingsDep, SignalDep, require_user
+from api.server.deps import (
+    CallerDep,
+    Database,
+    DatabaseDep,
+    SettingsDep,
+    SignalDep,
+    require_user,
+)
 from api.server.schemas import LatencyOut, LatencyRequest, RecordOut
 from edgenas.callers import Caller
 from latency.devices import device_by_name
-from latency.queue import request_measurement, usable_task
+from latency.queue import Exporter, request_measurement, unexported, usable_task
 from latency.tables import Device, LatencyRecord, MeasurementTask, TaskState
 from space import Arch
 from space.references import resolve_arch
+from space.size_caps import SizeCaps
 
 router = APIRouter(prefix="/v1/latency", tags=["latency"], dependencies=[Depends(require_user)])
 
@@ -24,6 +33,29 @@ def export_model(arch: Arch) -> bytes:
     from space.export import export_onnx_bytes  # torch loads on the first measurement only
 
     return export_onnx_bytes(arch)
+
+
+async def exports_for(
+    db: Database, archs: Sequence[Arch], check: Callable[[Session], object]
+) -> Exporter:
+    """Export the models of ``archs`` not stored yet on a worker thread, outside any
+    transaction (after ``check`` passed in a short one), and return the exporter the queueing
+    transaction uses: a model stored meanwhile is not asked for again."""
+
+    def to_export(session: Session) -> list[Arch]:
+        check(session)
+        return unexported(session, archs)
+
+    missing = await db.run(to_export)
+    exported = await run_in_threadpool(lambda: {arch.hash: export_model(arch) for arch in missing})
+    return lambda arch: exported.get(arch.hash) or export_model(arch)
+
+
+def sized_arch(text: str, caps: SizeCaps) -> Arch:
+    """The architecture a request names, refused (422 naming the cap) if it is too large."""
+    arch = resolve_arch(text)
+    caps.check(arch)
+    return arch
 
 
 def task_status(session: Session, task: MeasurementTask) -> LatencyOut:
@@ -69,8 +101,10 @@ async def measure(
     caller: CallerDep,
 ) -> LatencyOut:
     """Latency of an architecture on a device: a cached record, or a queued measurement
-    (optionally waited for up to ``wait_seconds``)."""
-    arch = await run_in_threadpool(resolve_arch, body.arch)
+    (optionally waited for up to ``wait_seconds``). The network's size is checked first, and
+    its model exported outside the transaction."""
+    arch = await run_in_threadpool(sized_arch, body.arch, settings.size_caps())
+    export = await exports_for(db, [arch], lambda s: device_by_name(s, body.device, caller))
 
     def work(session: Session) -> LatencyOut:
         device = device_by_name(session, body.device, caller)
@@ -79,7 +113,7 @@ async def measure(
             device,
             arch,
             body.settings,
-            export=export_model,
+            export=export,
             max_attempts=settings.max_task_attempts,
             fresh=body.fresh,
             owner_id=caller.user_id,
