@@ -29,6 +29,7 @@ from optuna.distributions import (
 )
 from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from search.pareto import dominates
 
@@ -45,6 +46,65 @@ def check_objective(strategy: str, multi_objective: bool) -> None:
         raise ValueError(f"strategy {strategy!r} optimises one reward: use objective.mode 'mnas'")
 
 
+MAX_POPULATION = 1_000  # a population is held and ranked at every proposal
+
+
+class _Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class TpeSettings(_Settings):
+    n_startup_trials: int = Field(10, ge=0, le=10_000)  # search.study.MAX_TRIALS
+    n_ei_candidates: int = Field(24, ge=1, le=1_000)
+    multivariate: bool = True
+    group: bool = False
+    constant_liar: bool = False
+
+
+class GeneticSettings(_Settings):
+    """NSGA-II and NSGA-III."""
+
+    population_size: int = Field(50, ge=2, le=MAX_POPULATION)
+    mutation_prob: float | None = Field(None, ge=0, le=1)
+    crossover_prob: float = Field(0.9, ge=0, le=1)
+    swapping_prob: float = Field(0.5, ge=0, le=1)
+
+
+class EvolutionSettings(_Settings):
+    population_size: int = Field(20, ge=2, le=MAX_POPULATION)
+    sample_size: int = Field(5, ge=2, le=MAX_POPULATION)
+
+
+class PolicySettings(_Settings):
+    learning_rate: float = Field(0.5, gt=0, le=100)
+    baseline_decay: float = Field(0.9, ge=0, lt=1)
+
+
+# Each strategy's settings: names, types and ranges, checked before a sampler is built.
+STRATEGY_SETTINGS: dict[str, type[_Settings]] = {
+    "random": _Settings,
+    "tpe": TpeSettings,
+    "nsga2": GeneticSettings,
+    "nsga3": GeneticSettings,
+    "evolution": EvolutionSettings,
+    "rl": PolicySettings,
+}
+
+
+def strategy_options(strategy: str, settings: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``settings`` checked against ``strategy``'s own (a ``ValueError`` naming the first bad
+    one), with the defaults filled in."""
+    model = STRATEGY_SETTINGS.get(strategy)
+    if model is None:
+        raise ValueError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
+    try:
+        return model.model_validate(dict(settings or {})).model_dump()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise ValueError(f"strategy {strategy!r}: {where}: {first['msg']}") from None
+
+
 def make_sampler(
     strategy: str,
     dimensions: Dimensions,
@@ -54,27 +114,22 @@ def make_sampler(
     settings: Mapping[str, Any] | None = None,
 ) -> optuna.samplers.BaseSampler:
     """The sampler a job's ``strategy`` names, with its ``settings``; a clear error otherwise."""
-    options = dict(settings or {})
     check_objective(strategy, multi_objective)
-    try:
-        if strategy == "random":
-            return optuna.samplers.RandomSampler(seed=seed, **options)
-        if strategy == "tpe":
-            options.setdefault("multivariate", True)
-            options.setdefault("n_startup_trials", 10)
-            return optuna.samplers.TPESampler(seed=seed, **options)
-        if strategy == "nsga2":
-            return optuna.samplers.NSGAIISampler(seed=seed, **options)
-        if strategy == "nsga3":
-            with warnings.catch_warnings():  # "experimental" since Optuna 3.2; we pin >= 4
-                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                return optuna.samplers.NSGAIIISampler(seed=seed, **options)
-        if strategy == "evolution":
-            return RegularizedEvolutionSampler(dimensions, seed=seed, **options)
-        if strategy == "rl":
-            return PolicyGradientSampler(dimensions, seed=seed, **options)
-    except TypeError as exc:  # an unknown setting name
-        raise ValueError(f"strategy {strategy!r}: {exc}") from None
+    options = strategy_options(strategy, settings)
+    if strategy == "random":
+        return optuna.samplers.RandomSampler(seed=seed, **options)
+    if strategy == "tpe":
+        return optuna.samplers.TPESampler(seed=seed, **options)
+    if strategy == "nsga2":
+        return optuna.samplers.NSGAIISampler(seed=seed, **options)
+    if strategy == "nsga3":
+        with warnings.catch_warnings():  # "experimental" since Optuna 3.2; we pin >= 4
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.samplers.NSGAIIISampler(seed=seed, **options)
+    if strategy == "evolution":
+        return RegularizedEvolutionSampler(dimensions, seed=seed, **options)
+    if strategy == "rl":
+        return PolicyGradientSampler(dimensions, seed=seed, **options)
     raise ValueError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
 
 

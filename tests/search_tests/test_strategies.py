@@ -96,7 +96,16 @@ def test_rl_resumes_from_the_study_not_from_memory() -> None:
         ("annealing", {}, "unknown strategy 'annealing'"),
         ("rl", {"multi_objective": True}, "use objective.mode 'mnas'"),
         ("evolution", {"settings": {"population_size": 4, "sample_size": 5}}, "sample_size"),
-        ("tpe", {"settings": {"warp_drive": True}}, "strategy 'tpe'"),
+        ("tpe", {"settings": {"warp_drive": True}}, "strategy 'tpe': warp_drive: Extra inputs"),
+        (
+            "tpe",
+            {"settings": {"n_ei_candidates": 10**9}},
+            "n_ei_candidates: Input should be less than or equal to 1000",
+        ),
+        ("nsga2", {"settings": {"population_size": "8"}}, "population_size: .* valid integer"),
+        ("nsga3", {"settings": {"crossover_prob": 2}}, "crossover_prob: .* less than or equal"),
+        ("rl", {"settings": {"baseline_decay": 1.0}}, "baseline_decay: .* less than 1"),
+        ("random", {"settings": {"seed": 3}}, "strategy 'random': seed: Extra inputs"),
     ],
 )
 def test_bad_strategies_and_settings_get_clear_errors(strategy, kwargs, message) -> None:
