@@ -7,20 +7,33 @@ the field.
 from __future__ import annotations
 
 import json
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 MAX_RUNS = 10_000
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"  # device and agent names
 MAX_FACTS = 50  # facts an agent reports about its device
+MAX_FACTS_BYTES = 16 * 1024  # all of them, as JSON
 MAX_ERROR_CHARS = 20_000  # the error text of a failed measurement
+MIN_SECONDS_PER_RUN = 0.001  # no model runs faster: the floor of a measurement's duration
+
+
+def _small_facts(facts: dict[str, Any]) -> dict[str, Any]:
+    size = len(json.dumps(facts, separators=(",", ":"), allow_nan=False))
+    if size > MAX_FACTS_BYTES:
+        raise ValueError(f"{size:,} bytes of facts as JSON; at most {MAX_FACTS_BYTES:,}")
+    return facts
+
+
+# What a device says about itself: a few short facts (CPU, cores, OS, runtime versions).
+Facts = Annotated[dict[str, Any], Field(max_length=MAX_FACTS), AfterValidator(_small_facts)]
 
 
 class MeasurementSettings(BaseModel):
     """How one model is timed. Part of the cache key: other settings, other measurement."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     precision: Literal["fp32"] = "fp32"
     threads: int = Field(1, ge=1, le=256, description="ONNX Runtime intra-op threads")
@@ -39,6 +52,13 @@ class MeasurementSettings(BaseModel):
         20, ge=0, le=600, description="most time spent waiting out a slow machine"
     )
 
+    def least_seconds(self) -> float:
+        """The shortest time these settings can take on any device: warm-up, then every run
+        of every round at ``MIN_SECONDS_PER_RUN``. A lease shorter than this always expires
+        mid-measurement."""
+        runs = self.warmup_runs + self.runs * self.rounds
+        return self.warmup_seconds + runs * MIN_SECONDS_PER_RUN
+
     def key(self) -> str:
         """Canonical JSON of the settings, for de-duplication and cache look-ups."""
         return json.dumps(self.model_dump(), sort_keys=True, separators=(",", ":"))
@@ -47,7 +67,7 @@ class MeasurementSettings(BaseModel):
 class MeasurementResult(BaseModel):
     """One finished measurement, in milliseconds."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     median_ms: float = Field(gt=0)
     p90_ms: float = Field(gt=0)
@@ -68,7 +88,7 @@ class Heartbeat(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    facts: dict[str, Any] = Field(default_factory=dict, max_length=MAX_FACTS)
+    facts: Facts = Field(default_factory=dict)
 
 
 class AgentRef(BaseModel):

@@ -17,10 +17,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from edgenas.callers import Caller
-from edgenas.errors import ConflictError, NotFoundError
+from edgenas.errors import ConflictError, InvalidRequestError, NotFoundError
 from latency.database import claim_oldest
 from latency.devices import get_device, may_use
-from latency.protocol import MeasurementResult, MeasurementSettings
+from latency.protocol import MIN_SECONDS_PER_RUN, MeasurementResult, MeasurementSettings
 from latency.tables import (
     Device,
     LatencyRecord,
@@ -80,6 +80,18 @@ def _ensure_model(session: Session, arch: Arch, key: str, export: Exporter) -> N
                 session.add(OnnxModel(key=key, arch=str(arch), data=data))
         except IntegrityError:  # a concurrent request (another job) stored the same model
             pass
+
+
+def check_fits_lease(settings: MeasurementSettings, lease_seconds: float, field: str) -> None:
+    """Refuse settings that cannot finish within an agent's lease even on the fastest device:
+    the lease would expire mid-measurement, again and again, until the task fails."""
+    least = settings.least_seconds()
+    if least > lease_seconds:
+        raise InvalidRequestError(
+            f"{field}: these settings take at least {least:,.0f} s (warm-up, then "
+            f"{settings.runs:,} runs x {settings.rounds} rounds at "
+            f"{MIN_SECONDS_PER_RUN * 1000:g} ms or more); an agent's lease is {lease_seconds:g} s"
+        )
 
 
 def unexported(session: Session, archs: Sequence[Arch]) -> list[Arch]:

@@ -45,7 +45,7 @@ SIZE_CAPS = SizeCaps()
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class ProxySpec(Strict):

@@ -3,18 +3,19 @@ Upload routes (data sets) have their own, larger limit; every other body has the
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 
+from fastapi import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-
-class _TooLarge(Exception):
-    pass
+from api.server.errors import error_response
 
 
 class BodySizeLimit:
-    """ASGI middleware: reject by Content-Length at once, or once a chunked body passes it."""
+    """ASGI middleware: a declared Content-Length over the limit is refused at once; a chunked
+    body raises a 413 ``HTTPException`` from ``receive`` the moment it passes the limit, which
+    FastAPI re-raises from body parsing (anything else raised there becomes a 400) and the
+    error handlers put in the one error shape."""
 
     def __init__(
         self, app: ASGIApp, max_bytes: int, uploads: Mapping[str, int] | None = None
@@ -30,50 +31,19 @@ class BodySizeLimit:
         limit = self.max_bytes
         if scope["method"] == "POST":
             limit = self.uploads.get(scope["path"].rstrip("/"), self.max_bytes)
+        message = f"request body over {limit:,} bytes"
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
-            await self._reject(send, limit)
+            await error_response(413, message)(scope, receive, send)
             return
         received = 0
-        started = False
 
         async def counting_receive() -> Message:
             nonlocal received
-            message = await receive()
-            received += len(message.get("body", b""))
+            incoming = await receive()
+            received += len(incoming.get("body", b""))
             if received > limit:
-                raise _TooLarge
-            return message
+                raise HTTPException(413, message)
+            return incoming
 
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, counting_receive, tracking_send)
-        except _TooLarge:
-            if not started:
-                await self._reject(send, limit)
-
-    async def _reject(self, send: Send, limit: int) -> None:
-        body = json.dumps(
-            {
-                "error": {
-                    "code": "payload_too_large",
-                    "message": f"request body over {limit:,} bytes",
-                    "details": None,
-                }
-            }
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        await self.app(scope, counting_receive, send)

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from latency.calibration import MAX_CALIBRATION, MAX_CALIBRATION_LAYERS
 from latency.measurement_csv import MAX_IMPORT_BATCH
-from latency.protocol import MAX_FACTS, NAME_PATTERN, MeasurementSettings
+from latency.protocol import NAME_PATTERN, Facts, MeasurementSettings
 from workers.progress import JobProgress
 
 
@@ -34,7 +34,7 @@ class DeviceCreate(BaseModel):
     kind: Literal["cpu", "jetson", "android", "ios", "other"] = "cpu"
     runtime: Literal["onnxruntime", "adb"] = "onnxruntime"
     provider: str = Field("CPUExecutionProvider", max_length=64)
-    facts: dict[str, Any] = Field(default_factory=dict, max_length=MAX_FACTS)
+    facts: Facts = Field(default_factory=dict)
     shared: bool = Field(False, description="every user may measure on it and search with it")
 
 
@@ -65,7 +65,7 @@ class DeviceCreated(DeviceOut):
 
 
 class ImportedMeasurement(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     arch: str = Field(max_length=8192, description="canonical architecture string")
     latency_ms: float = Field(gt=0, description="measured latency in milliseconds")
@@ -133,6 +133,7 @@ class CalibrationQueued(BaseModel):
 class LatencyRequest(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
+        allow_inf_nan=False,
         json_schema_extra={
             "examples": [{"arch": "mobilenet_v2@0.5", "device": "pixel-7", "wait_seconds": 20}]
         },

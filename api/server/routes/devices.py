@@ -41,7 +41,7 @@ from latency.devices import (
     rotate_token,
     usable_device,
 )
-from latency.queue import request_measurement
+from latency.queue import check_fits_lease, request_measurement
 from latency.tables import Device, MeasurementTask
 
 router = APIRouter(prefix="/v1/devices", tags=["devices"], dependencies=[Depends(require_user)])
@@ -152,6 +152,7 @@ async def calibrate(
     so that the device's predictor prices every kind of operator before a search relies on it.
     Every network's size is checked first; models are exported before the transaction (a
     space's layers take a minute or two)."""
+    check_fits_lease(body.settings, settings.lease_seconds, "settings")
     plan = await run_in_threadpool(
         lambda: calibration_plan(
             body.space,

@@ -14,6 +14,7 @@ from api.server.deps import CallerDep, DatabaseDep, SettingsDep, StudyStorageDep
 from api.server.schemas import JobOut, JobPage, ParetoOut, TrialOut, TrialPage
 from edgenas.callers import Caller
 from edgenas.errors import NotFoundError
+from latency.queue import check_fits_lease
 from search.trial_record import record_of
 from space import parse_arch
 from space.size_caps import SizeCaps
@@ -54,6 +55,7 @@ async def submit(
     """Validate a job in full (space, data, devices, constraints, strategy) and queue it as
     the caller's, holding its devices by id and its data by location."""
     submitted: dict[str, Any] = await request.json()
+    check_fits_lease(spec.measurement, settings.lease_seconds, "measurement")
     location = await db.run(
         lambda s: data_location(s, spec.data, caller, settings.data_dir, settings.data_roots)
     )

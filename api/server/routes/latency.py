@@ -20,7 +20,13 @@ from api.server.deps import (
 from api.server.schemas import LatencyOut, LatencyRequest, RecordOut
 from edgenas.callers import Caller
 from latency.devices import device_by_name
-from latency.queue import Exporter, request_measurement, unexported, usable_task
+from latency.queue import (
+    Exporter,
+    check_fits_lease,
+    request_measurement,
+    unexported,
+    usable_task,
+)
 from latency.tables import Device, LatencyRecord, MeasurementTask, TaskState
 from space import Arch
 from space.references import resolve_arch
@@ -103,6 +109,7 @@ async def measure(
     """Latency of an architecture on a device: a cached record, or a queued measurement
     (optionally waited for up to ``wait_seconds``). The network's size is checked first, and
     its model exported outside the transaction."""
+    check_fits_lease(body.settings, settings.lease_seconds, "settings")
     arch = await run_in_threadpool(sized_arch, body.arch, settings.size_caps())
     export = await exports_for(db, [arch], lambda s: device_by_name(s, body.device, caller))
 
