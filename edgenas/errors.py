@@ -25,3 +25,12 @@ class ConflictError(ServiceError):
 
 class InvalidRequestError(ServiceError, ValueError):
     """Well-formed but unusable input (422)."""
+
+
+class QuotaExceededError(ServiceError):
+    """The caller used up a quota or a rate limit (429); ``retry_after`` says in how many
+    seconds a retry may succeed."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = max(1, retry_after)

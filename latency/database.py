@@ -16,8 +16,11 @@ CLAIM_RACE_RETRIES = 5
 
 
 def create_db_engine(url: str, **options: Any) -> Engine:
-    """An engine for ``url``. SQLite gets foreign keys on (so deletes cascade as on
-    PostgreSQL), a busy timeout instead of instant 'database is locked' errors, and WAL."""
+    """An engine for ``url``. Connections are checked before use (a database restarted since
+    they were pooled costs a reconnect, not an error). SQLite gets foreign keys on (so deletes
+    cascade as on PostgreSQL), a busy timeout instead of instant 'database is locked' errors,
+    and WAL."""
+    options.setdefault("pool_pre_ping", True)
     if url.startswith("sqlite"):
         options.setdefault("connect_args", {"check_same_thread": False, "timeout": 30})
     engine = create_engine(url, **options)

@@ -12,12 +12,17 @@ import hashlib
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from edgenas.callers import Caller
-from edgenas.errors import ConflictError, InvalidRequestError, NotFoundError
+from edgenas.errors import (
+    ConflictError,
+    InvalidRequestError,
+    NotFoundError,
+    QuotaExceededError,
+)
 from latency.database import claim_oldest
 from latency.devices import get_device, may_use
 from latency.protocol import MIN_SECONDS_PER_RUN, MeasurementResult, MeasurementSettings
@@ -33,6 +38,7 @@ from space import Arch
 
 OPEN_STATES = (TaskState.PENDING, TaskState.LEASED)
 MAX_ERROR_CHARS = 4000
+TASK_QUOTA_RETRY_SECONDS = 60  # agents finish a task in seconds
 KEYS_PER_QUERY = 500  # bound parameters per IN list (SQLite allows 32,766)
 
 Exporter = Callable[[Arch], bytes]
@@ -80,6 +86,24 @@ def _ensure_model(session: Session, arch: Arch, key: str, export: Exporter) -> N
                 session.add(OnnxModel(key=key, arch=str(arch), data=data))
         except IntegrityError:  # a concurrent request (another job) stored the same model
             pass
+
+
+def check_task_quota(session: Session, owner_id: int | None, adding: int, quota: int) -> None:
+    """Refuse ``adding`` more tasks when the owner would hold over ``quota`` open ones (429)."""
+    open_tasks = (
+        session.scalar(
+            select(func.count())
+            .select_from(MeasurementTask)
+            .where(MeasurementTask.owner_id == owner_id, MeasurementTask.state.in_(OPEN_STATES))
+        )
+        or 0
+    )
+    if open_tasks + adding > quota:
+        raise QuotaExceededError(
+            f"you have {open_tasks:,} open measurement tasks and ask for up to {adding:,} more; "
+            f"at most {quota:,}",
+            retry_after=TASK_QUOTA_RETRY_SECONDS,
+        )
 
 
 def check_fits_lease(settings: MeasurementSettings, lease_seconds: float, field: str) -> None:

@@ -16,7 +16,12 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from edgenas.callers import SERVICE, Caller
-from edgenas.errors import ConflictError, InvalidRequestError, NotFoundError
+from edgenas.errors import (
+    ConflictError,
+    InvalidRequestError,
+    NotFoundError,
+    QuotaExceededError,
+)
 from latency.database import claim_oldest, rows_changed
 from latency.device_predictor import measured_architectures
 from latency.devices import device_by_name
@@ -25,6 +30,8 @@ from latency.tables import utcnow
 from workers.progress import JobProgress
 from workers.spec import JobSpec, SpecError
 from workers.tables import FINISHED_STATES, Job, JobState
+
+JOB_QUOTA_RETRY_SECONDS = 60  # a small job finishes in minutes
 
 
 def submit_job(
@@ -52,6 +59,20 @@ def submit_job(
     session.add(job)
     session.flush()
     return job
+
+
+def check_job_quota(session: Session, caller: Caller, quota: int) -> None:
+    """Refuse a job while the caller has ``quota`` queued or running ones (429)."""
+    active = session.scalar(
+        select(func.count())
+        .select_from(Job)
+        .where(Job.owner_id == caller.user_id, Job.state.not_in(FINISHED_STATES))
+    )
+    if (active or 0) >= quota:
+        raise QuotaExceededError(
+            f"you have {active} queued or running jobs; at most {quota}",
+            retry_after=JOB_QUOTA_RETRY_SECONDS,
+        )
 
 
 def check_devices(session: Session, spec: JobSpec, caller: Caller) -> dict[str, int]:

@@ -7,11 +7,15 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import sessionmaker
+from starlette.concurrency import run_in_threadpool
 
-from api.server.database import upgrade_database
-from api.server.errors import install_error_handlers
+from api.server.database import schema_is_current, upgrade_database
+from api.server.errors import error_response, install_error_handlers
 from api.server.limits import BodySizeLimit
+from api.server.quotas import InFlight, KeyRateLimiter
 from api.server.routes import agent, datasets, devices, jobs, latency
 from api.server.settings import Settings
 from api.server.signals import QueueSignal
@@ -30,6 +34,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_db_engine(settings.database_url)
         upgrade_database(engine)
+        app.state.engine = engine
         app.state.sessions = sessionmaker(engine, expire_on_commit=False)
         app.state.optuna_storage = study_storage(settings.database_url)
         app.state.signal = QueueSignal()
@@ -46,6 +51,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Hardware-aware neural architecture search service.",
     )
     app.state.settings = settings
+    app.state.rate_limiter = KeyRateLimiter(settings.rate_limit)
+    app.state.calibrations = InFlight(settings.max_calibrations_per_user, "calibrations")
     install_error_handlers(app)
     app.add_middleware(
         BodySizeLimit,
@@ -57,6 +64,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:
+        """Liveness: the process serves requests."""
         return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"], responses={503: {"description": "not ready"}})
+    async def readyz() -> JSONResponse:
+        """Readiness: the database answers and its schema is at the newest revision."""
+        try:
+            current = await run_in_threadpool(schema_is_current, app.state.engine)
+        except SQLAlchemyError as exc:
+            reason = f"database unreachable: {type(exc).__name__}"
+            return error_response(503, reason)
+        if not current:
+            return error_response(503, "database schema is behind: run the upgrade")
+        return JSONResponse({"status": "ready"})
 
     return app

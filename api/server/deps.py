@@ -1,7 +1,8 @@
 """Request dependencies, as typed ``Annotated`` aliases (the FastAPI template's way): the
 settings, the database, the queue signal, the device predictors, the study storage, the
-calling user and the calling device. Handlers declare what they need; only this module reads
-``app.state``, where the app's lifespan put what it created."""
+quotas, the calling user (within their key's request rate) and the calling device. Handlers
+declare what they need; only this module reads ``app.state``, where the app (and its
+lifespan) put what it created."""
 
 from __future__ import annotations
 
@@ -16,11 +17,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 from api.server.keys import authenticate_key
+from api.server.quotas import InFlight, KeyRateLimiter
 from api.server.settings import Settings
 from api.server.signals import QueueSignal
 from edgenas.callers import LOCAL_DEVELOPER, Caller
 from latency.device_predictor import DevicePredictors
-from latency.devices import authenticate_device
+from latency.devices import authenticate_device, hash_token
 
 T = TypeVar("T")
 bearer = HTTPBearer(auto_error=False)
@@ -62,6 +64,16 @@ def _predictors(request: Request) -> DevicePredictors:
     return predictors
 
 
+def _rate_limiter(request: Request) -> KeyRateLimiter:
+    limiter: KeyRateLimiter = request.app.state.rate_limiter
+    return limiter
+
+
+def _calibrations(request: Request) -> InFlight:
+    calibrations: InFlight = request.app.state.calibrations
+    return calibrations
+
+
 def _study_storage(request: Request) -> optuna.storages.BaseStorage:
     storage: optuna.storages.BaseStorage = request.app.state.optuna_storage
     return storage
@@ -72,6 +84,8 @@ DatabaseDep = Annotated[Database, Depends(_database)]
 SignalDep = Annotated[QueueSignal, Depends(_signal)]
 PredictorsDep = Annotated[DevicePredictors, Depends(_predictors)]
 StudyStorageDep = Annotated[optuna.storages.BaseStorage, Depends(_study_storage)]
+RateLimiterDep = Annotated[KeyRateLimiter, Depends(_rate_limiter)]
+CalibrationsDep = Annotated[InFlight, Depends(_calibrations)]
 
 
 def _token(credentials: HTTPAuthorizationCredentials | None) -> str:
@@ -80,15 +94,18 @@ def _token(credentials: HTTPAuthorizationCredentials | None) -> str:
     return credentials.credentials
 
 
-async def require_user(settings: SettingsDep, db: DatabaseDep, credentials: Credentials) -> Caller:
-    """The user of a valid, unrevoked API key (or, with the local-development flag, an admin
-    without a key)."""
+async def require_user(
+    settings: SettingsDep, db: DatabaseDep, limiter: RateLimiterDep, credentials: Credentials
+) -> Caller:
+    """The user of a valid, unrevoked API key within its request rate (or, with the
+    local-development flag, an admin without a key)."""
     if settings.local_dev_no_auth:
         return LOCAL_DEVELOPER
     token = _token(credentials)
     caller = await db.run(lambda s: authenticate_key(s, token))
     if caller is None:
         raise HTTPException(401, "unknown or revoked API key")
+    limiter.hit(hash_token(token))
     return caller
 
 

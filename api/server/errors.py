@@ -13,6 +13,7 @@ from edgenas.errors import (
     ForbiddenError,
     InvalidRequestError,
     NotFoundError,
+    QuotaExceededError,
     ServiceError,
 )
 from space import SpaceError
@@ -26,7 +27,9 @@ _STATUS_CODES = {
     409: "conflict",
     413: "payload_too_large",
     422: "invalid",
+    429: "too_many_requests",
     500: "internal",
+    503: "unavailable",
 }
 
 
@@ -36,13 +39,16 @@ SERVICE_STATUSES: dict[type[Exception], int] = {
     ForbiddenError: 403,
     ConflictError: 409,
     InvalidRequestError: 422,
+    QuotaExceededError: 429,
     ServiceError: 500,
 }
 
 
-def error_response(status: int, message: str, details: Any = None) -> JSONResponse:
+def error_response(
+    status: int, message: str, details: Any = None, headers: dict[str, str] | None = None
+) -> JSONResponse:
     body = {"code": _STATUS_CODES.get(status, "error"), "message": message, "details": details}
-    return JSONResponse({"error": body}, status_code=status)
+    return JSONResponse({"error": body}, status_code=status, headers=headers)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -68,4 +74,7 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ServiceError)
     async def service_error(_: Request, exc: Exception) -> JSONResponse:
         status = next(code for kind, code in SERVICE_STATUSES.items() if isinstance(exc, kind))
-        return error_response(status, str(exc))
+        headers = (
+            {"Retry-After": str(exc.retry_after)} if isinstance(exc, QuotaExceededError) else None
+        )
+        return error_response(status, str(exc), headers=headers)

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 from typing import Annotated
 
+from limits import parse
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -53,8 +54,21 @@ class Settings(BaseSettings):
         CAPS.max_onnx_bytes, ge=1, description="the same, for the ONNX file (4 bytes a weight)"
     )
 
+    rate_limit: str = Field(
+        "1200/minute", description="requests per API key, in limits' notation (N/second|minute)"
+    )
+    max_active_jobs_per_user: int = Field(10, ge=1, description="queued and running jobs")
+    max_open_tasks_per_user: int = Field(10_000, ge=1, description="pending or leased tasks")
+    max_calibrations_per_user: int = Field(1, ge=1, description="calibrations being prepared")
+
     def size_caps(self) -> SizeCaps:
         return SizeCaps(self.max_arch_params, self.max_arch_macs, self.max_onnx_bytes)
+
+    @field_validator("rate_limit")
+    @classmethod
+    def _parse_rate(cls, value: str) -> str:
+        parse(value)  # a ValueError names what is wrong with it
+        return value
 
     @field_validator("data_roots", mode="before")
     @classmethod

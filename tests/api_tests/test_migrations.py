@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import quote_plus
 
+import httpx
 import optuna
 import pytest
 from alembic import command
@@ -16,14 +20,21 @@ from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import sessionmaker
 
-from api.server.database import VERSION_TABLE, alembic_config, upgrade_database
+from api.server.database import (
+    VERSION_TABLE,
+    alembic_config,
+    schema_is_current,
+    upgrade_database,
+)
 from api.server.keys import authenticate_key
 from api.server.migrations_metadata import TARGET_METADATA
 from api.server.users import list_users
 from latency.database import create_db_engine
 from latency.devices import hash_token
 from latency.tables import utcnow
-from tests.databases import BACKENDS, database_url
+from tests.databases import BACKENDS, database_url, postgres_database
+from tests.processes import Spawner
+from tests.server import served
 
 
 @contextmanager
@@ -115,3 +126,56 @@ def test_a_database_without_keys_gets_no_user(backend: str, tmp_path: Path) -> N
                 assert list_users(session) == []
         finally:
             engine.dispose()
+
+
+def test_processes_starting_together_migrate_postgresql_once(spawn: Spawner) -> None:
+    """Three processes upgrade one fresh database at the same moment: the advisory lock lets
+    one migrate while the others wait, so none fails on tables another just made."""
+    script = (
+        "import sys; from api.server.database import upgrade_database; "
+        "from latency.database import create_db_engine; "
+        "sys.stdin.read(); upgrade_database(create_db_engine(sys.argv[1]))"
+    )
+    with postgres_database() as url:
+        processes = [
+            spawn(
+                [sys.executable, "-c", script, url], stdin=subprocess.PIPE, stderr=subprocess.PIPE
+            )
+            for _ in range(3)
+        ]
+        for process in processes:  # released together once all three have imported
+            process.stdin.close()
+        errors = [process.stderr.read() for process in processes]
+        assert [p.wait(timeout=120) for p in processes] == [0, 0, 0], errors
+        engine = create_db_engine(url)
+        assert schema_is_current(engine)
+        engine.dispose()
+
+
+def test_a_password_with_at_percent_and_colon_works(tmp_path: Path) -> None:
+    """PostgreSQL here trusts local connections, so any password is accepted: what is tested
+    is that the URL survives SQLAlchemy and Alembic's configuration (``%`` interpolation)."""
+    with postgres_database() as url:
+        secret = quote_plus("p@ss%w:rd")
+        tricky = url.replace("postgres@", f"postgres:{secret}@")
+        engine = create_db_engine(tricky)
+        assert engine.url.password == "p@ss%w:rd"
+        upgrade_database(engine)
+        assert schema_is_current(engine)
+        engine.dispose()
+
+
+def test_readyz_reports_a_schema_behind_and_then_ready(tmp_path: Path) -> None:
+    with database_url("sqlite", tmp_path) as url, served(url) as server:
+        assert httpx.get(f"{server.url}/readyz").json() == {"status": "ready"}
+        engine = create_db_engine(url)
+        with engine.begin() as connection:  # as if an older EdgeNAS had left the database
+            head = connection.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar()
+            connection.execute(text(f"UPDATE {VERSION_TABLE} SET version_num = '0006'"))
+        behind = httpx.get(f"{server.url}/readyz")
+        assert behind.status_code == 503
+        assert behind.json()["error"]["message"] == "database schema is behind: run the upgrade"
+        with engine.begin() as connection:
+            connection.execute(text(f"UPDATE {VERSION_TABLE} SET version_num = :v"), {"v": head})
+        engine.dispose()
+        assert httpx.get(f"{server.url}/readyz").status_code == 200

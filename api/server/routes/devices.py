@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from api.server.deps import (
+    CalibrationsDep,
     CallerDep,
     DatabaseDep,
     PredictorsDep,
@@ -41,7 +42,7 @@ from latency.devices import (
     rotate_token,
     usable_device,
 )
-from latency.queue import check_fits_lease, request_measurement
+from latency.queue import check_fits_lease, check_task_quota, request_measurement
 from latency.tables import Device, MeasurementTask
 
 router = APIRouter(prefix="/v1/devices", tags=["devices"], dependencies=[Depends(require_user)])
@@ -146,6 +147,7 @@ async def calibrate(
     db: DatabaseDep,
     settings: SettingsDep,
     signal: SignalDep,
+    calibrations: CalibrationsDep,
     caller: CallerDep,
 ) -> CalibrationQueued:
     """Queue measurements of architectures spread over a space, and of its layers one by one,
@@ -153,19 +155,25 @@ async def calibrate(
     Every network's size is checked first; models are exported before the transaction (a
     space's layers take a minute or two)."""
     check_fits_lease(body.settings, settings.lease_seconds, "settings")
-    plan = await run_in_threadpool(
-        lambda: calibration_plan(
-            body.space,
-            resolution=body.resolution,
-            count=body.count,
-            layers=body.layers,
-            seed=body.seed,
+    with calibrations.slot(caller.user_id):
+        plan = await run_in_threadpool(
+            lambda: calibration_plan(
+                body.space,
+                resolution=body.resolution,
+                count=body.count,
+                layers=body.layers,
+                seed=body.seed,
+            )
         )
-    )
-    archs = plan.archs
-    caps = settings.size_caps()
-    await run_in_threadpool(lambda: [caps.check(arch) for arch in archs])
-    export = await exports_for(db, archs, lambda s: managed_device(s, device_id, caller))
+        archs = plan.archs
+        caps = settings.size_caps()
+        await run_in_threadpool(lambda: [caps.check(arch) for arch in archs])
+
+        def check(session: Session) -> None:
+            managed_device(session, device_id, caller)
+            check_task_quota(session, caller.user_id, len(archs), settings.max_open_tasks_per_user)
+
+        export = await exports_for(db, archs, check)
 
     def work(session: Session) -> CalibrationQueued:
         device = managed_device(session, device_id, caller)

@@ -19,7 +19,14 @@ from search.trial_record import record_of
 from space import parse_arch
 from space.size_caps import SizeCaps
 from workers.datasets import data_location
-from workers.jobs import cancel_job, check_devices, get_job, list_jobs, submit_job
+from workers.jobs import (
+    cancel_job,
+    check_devices,
+    check_job_quota,
+    get_job,
+    list_jobs,
+    submit_job,
+)
 from workers.results import job_pareto_html, job_pareto_png, job_trials, pareto_members
 from workers.spec import JobSpec, resolve
 from workers.tables import JobState
@@ -62,6 +69,7 @@ async def submit(
     await run_in_threadpool(resolve, spec, location, settings.size_caps())
 
     def work(session: Session) -> JobOut:
+        check_job_quota(session, caller, settings.max_active_jobs_per_user)
         devices = check_devices(session, spec, caller)
         job = submit_job(session, spec, submitted, caller, devices, location)
         return JobOut.model_validate(job)

@@ -23,6 +23,7 @@ from latency.devices import device_by_name
 from latency.queue import (
     Exporter,
     check_fits_lease,
+    check_task_quota,
     request_measurement,
     unexported,
     usable_task,
@@ -111,7 +112,12 @@ async def measure(
     its model exported outside the transaction."""
     check_fits_lease(body.settings, settings.lease_seconds, "settings")
     arch = await run_in_threadpool(sized_arch, body.arch, settings.size_caps())
-    export = await exports_for(db, [arch], lambda s: device_by_name(s, body.device, caller))
+
+    def check(session: Session) -> None:
+        device_by_name(session, body.device, caller)
+        check_task_quota(session, caller.user_id, 1, settings.max_open_tasks_per_user)
+
+    export = await exports_for(db, [arch], check)
 
     def work(session: Session) -> LatencyOut:
         device = device_by_name(session, body.device, caller)
