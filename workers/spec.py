@@ -34,6 +34,7 @@ from search.train import (
     Schedule,
 )
 from search.zero_cost import Preference, ProxyName
+from space import Arch
 from space.errors import SpaceError
 from space.presets import search_space
 from space.profiler import profile_arch
@@ -250,11 +251,15 @@ def _check_strategy(settings: SearchSettings) -> None:
 def _check_feasible(space: SearchSpace, constraints: ConstraintSpec, caps: SizeCaps) -> None:
     """Refuse a space whose networks are all over the service's size caps, or a params or
     MACs limit that none meets: judged on the first choice of every dimension and
-    ``FEASIBILITY_SAMPLES`` random samples (profiles only: nothing is built)."""
+    ``FEASIBILITY_SAMPLES`` random samples that decode at the data's resolution (profiles
+    only: nothing is built)."""
     rng = random.Random(0)
     first = {name: choices[0] for name, choices in space.dimensions().items()}
-    profiles = [profile_arch(space.decode(first))]
-    profiles += [profile_arch(space.decode(space.sample(rng))) for _ in range(FEASIBILITY_SAMPLES)]
+    assignments = [first, *(space.sample(rng) for _ in range(FEASIBILITY_SAMPLES))]
+    archs, errors = _decodable(space, assignments)
+    if not archs:
+        raise SpecError("space", f"no architecture of the space fits the data: {errors[0]}")
+    profiles = [profile_arch(arch) for arch in archs]
     refusals = [caps.refusal(p) for p in profiles]
     if all(refusals):
         raise SpecError("space", f"every architecture tried is too large: {refusals[0]}")
@@ -269,3 +274,17 @@ def _check_feasible(space: SearchSpace, constraints: ConstraintSpec, caps: SizeC
                 f"{limit:,} is below every architecture tried in the space "
                 f"(smallest {smallest:,}); the search could find nothing feasible",
             )
+
+
+def _decodable(
+    space: SearchSpace, assignments: list[dict[str, Any]]
+) -> tuple[list[Arch], list[SpaceError]]:
+    """The architectures of ``assignments`` that exist at the space's resolution (a small
+    image leaves some strided samples with nothing to convolve), and why the others do not."""
+    found, errors = [], []
+    for assignment in assignments:
+        try:
+            found.append(space.decode(assignment))
+        except SpaceError as exc:
+            errors.append(exc)
+    return found, errors

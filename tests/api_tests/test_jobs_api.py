@@ -114,6 +114,13 @@ def test_data_under_a_root_that_cannot_be_trained_on_is_refused_at_submission(
     ):
         server.register("cpu-1")
         response = server.user.post("/v1/jobs", json={**SPEC, "data": _unreadable_npz(tmp_path)})
+        tiny = tmp_path / "tiny.npz"  # 8x8 images: every network of the space strides to 0x0
+        np.savez(tiny, images=np.zeros((4, 8, 8), np.uint8), labels=np.array([0, 1, 0, 1]))
+        too_small = server.user.post("/v1/jobs", json={**SPEC, "data": str(tiny)})
+    assert too_small.status_code == 422
+    assert too_small.json()["error"]["message"].startswith(
+        "space: no architecture of the space fits the data: r=8: resolution too small"
+    )
     assert response.status_code == 422
     assert response.json()["error"]["message"] == (
         "data: mixed.npz: images are 9x8; square images are required"
