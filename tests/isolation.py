@@ -47,13 +47,15 @@ def agent_cli_without_heavy() -> list[str]:
 
 
 def start_agent(
-    spawn: Spawner, *args: str, env: dict[str, str] | None = None
+    spawn: Spawner, *args: str, token: str | None = None, env: dict[str, str] | None = None
 ) -> subprocess.Popen[str]:
-    """``edgenas agent`` as a device with only the agent extra would run it (``spawn`` kills
-    it, and what it started, when the test ends)."""
+    """``edgenas agent`` as a device with only the agent extra would run it, given its device
+    ``token`` through the environment (``spawn`` kills it, and what it started, when the test
+    ends)."""
+    secret = {"EDGENAS_DEVICE_TOKEN": token} if token else {}
     return spawn(
         [*agent_cli_without_heavy(), "agent", "--wait", "5", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
-        env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+        env={**os.environ, "PYTHONUNBUFFERED": "1", **secret, **(env or {})},
     )

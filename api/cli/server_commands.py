@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from api.client.options import fail
+
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
@@ -25,12 +27,21 @@ DatabaseUrl = Annotated[
 
 
 def settings_from(database_url: str | None, **overrides: Any) -> Settings:
+    """The settings from the environment and the command line; a bad value is one error line."""
+    from pydantic import ValidationError
+
     from api.server.settings import Settings
 
     values: dict[str, Any] = {k: v for k, v in overrides.items() if v is not None}
     if database_url:
         values["database_url"] = database_url
-    return Settings(**values)
+    try:
+        return Settings(**values)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        reason = first.get("ctx", {}).get("error") or first["msg"]  # a validator's own words
+        raise fail(f"{where + ': ' if where else ''}{reason}") from None
 
 
 def serve(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -52,9 +53,6 @@ def agent(
     server: Annotated[
         str | None, typer.Option(envvar="EDGENAS_SERVER", help="Server base URL")
     ] = None,
-    token: Annotated[
-        str | None, typer.Option(envvar="EDGENAS_DEVICE_TOKEN", help="Device token")
-    ] = None,
     register: Annotated[
         str | None,
         typer.Option(help="Register this machine as a device of this name (needs --api-key)"),
@@ -63,7 +61,13 @@ def agent(
     shared: Annotated[
         bool, typer.Option("--shared", help="With --register: every user may measure on it")
     ] = False,
-    config: Annotated[Path, typer.Option(help="Where the device token is kept")] = DEFAULT_PATH,
+    config: Annotated[
+        Path,
+        typer.Option(
+            help="The file holding the device token (mode 0600); EDGENAS_DEVICE_TOKEN wins. "
+            "Never on the command line: every user of the machine sees that in ps"
+        ),
+    ] = DEFAULT_PATH,
     backend: Annotated[str, typer.Option(help="onnxruntime or adb")] = "onnxruntime",
     provider: Annotated[str, typer.Option(help="ONNX Runtime execution provider")] = (
         "CPUExecutionProvider"
@@ -95,6 +99,7 @@ def agent(
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per long-poll is noise
+    token = os.environ.get("EDGENAS_DEVICE_TOKEN")
     settings = _agent_config(server, token, register, api_key, config, backend, provider, shared)
     timer = _backend(backend, provider, adb_serial, adb_command)
     with httpx.Client(
@@ -137,7 +142,9 @@ def _agent_config(
     if token:
         return AgentConfig(server=url, token=token, device="")
     if not config.exists():
-        raise fail(f"give --token, or --register NAME --api-key KEY (no {config} yet)")
+        raise fail(f"set EDGENAS_DEVICE_TOKEN, or --register NAME --api-key KEY (no {config} yet)")
+    if config.stat().st_mode & 0o077:
+        raise fail(f"{config} holds a device token: make it private first (chmod 600 {config})")
     try:
         settings = load_config(config)
     except (OSError, ValueError) as exc:

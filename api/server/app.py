@@ -11,13 +11,14 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import sessionmaker
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from api.server.database import schema_is_current, upgrade_database
 from api.server.errors import error_response, install_error_handlers
 from api.server.limits import BodySizeLimit
 from api.server.quotas import InFlight, KeyRateLimiter
 from api.server.routes import agent, datasets, devices, jobs, latency
-from api.server.settings import Settings
+from api.server.settings import Settings, loopback_hosts
 from api.server.signals import QueueSignal
 from latency.database import create_db_engine
 from latency.device_predictor import DevicePredictors
@@ -54,6 +55,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.rate_limiter = KeyRateLimiter(settings.rate_limit)
     app.state.calibrations = InFlight(settings.max_calibrations_per_user, "calibrations")
     install_error_handlers(app)
+    if settings.local_dev_no_auth:  # keyless: answer only requests addressed to loopback
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=loopback_hosts(settings.host))
     app.add_middleware(
         BodySizeLimit,
         max_bytes=settings.max_body_bytes,

@@ -9,6 +9,7 @@ shuts down.
 from __future__ import annotations
 
 import logging
+import os
 import subprocess
 import sys
 import threading
@@ -110,7 +111,8 @@ def _start_agent(settings: Settings, token: str) -> subprocess.Popen[bytes]:
     """``edgenas agent`` for the device ``local``, as its own process (it times models: a
     process of its own keeps the server's threads out of its measurements)."""
     server = f"http://{settings.host}:{settings.port}"
-    command = [sys.executable, "-m", "api", "agent", "--server", server, "--token", token]
+    command = [sys.executable, "-m", "api", "agent", "--server", server]
     command += ["--grace", str(AGENT_GRACE_SECONDS)]
     log.info("starting the local agent for device %r", LOCAL_DEVICE)
-    return subprocess.Popen(command)
+    # the token goes through the environment: a command line is visible to every user (ps)
+    return subprocess.Popen(command, env={**os.environ, "EDGENAS_DEVICE_TOKEN": token})

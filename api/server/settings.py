@@ -2,17 +2,30 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 from typing import Annotated
 
 from limits import parse
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from space.size_caps import SizeCaps
 
 CAPS = SizeCaps()
+
+
+def loopback_hosts(host: str) -> list[str]:
+    """The names a request may give in its Host header when the server serves without keys:
+    loopback only, so a web page cannot reach it through a DNS name rebound to 127.0.0.1."""
+    names = ["127.0.0.1", "localhost"]
+    try:
+        if ipaddress.IPv4Address(host).is_loopback and host not in names:
+            names.append(host)
+    except ValueError:
+        pass
+    return names
 
 
 class Settings(BaseSettings):
@@ -63,6 +76,15 @@ class Settings(BaseSettings):
 
     def size_caps(self) -> SizeCaps:
         return SizeCaps(self.max_arch_params, self.max_arch_macs, self.max_onnx_bytes)
+
+    @model_validator(mode="after")
+    def _no_auth_on_loopback_only(self) -> Settings:
+        if self.local_dev_no_auth and self.host not in loopback_hosts(self.host):
+            raise ValueError(
+                f"local_dev_no_auth serves without keys: bind a loopback address "
+                f"(127.0.0.1 or localhost), not {self.host}"
+            )
+        return self
 
     @field_validator("rate_limit")
     @classmethod

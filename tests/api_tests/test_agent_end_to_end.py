@@ -131,14 +131,14 @@ def test_killed_agent_task_is_measured_by_a_second_agent(
     token = stack.register("phone", kind="android", runtime="adb")
     started = _fifo(tmp_path / "started")
     stuck = start_agent(
-        spawn, "--server", stack.base, "--token", token, "--backend", "adb",
+        spawn, "--server", stack.base, "--backend", "adb", token=token,
         env=_fake_phone(tmp_path, FAKE_ADB_FIFO=str(started)),
     )  # fmt: skip
     queued = stack.request(ARCH, "phone")
     _read_line(started)  # the stuck agent is mid-measurement
     stuck.kill()
     stuck.wait(timeout=30)
-    second = start_agent(spawn, "--server", stack.base, "--token", token, "--max-tasks", "1")
+    second = start_agent(spawn, "--server", stack.base, "--max-tasks", "1", token=token)
     try:
         done = stack.wait_for(queued["task_id"])
         second.communicate(timeout=60)
@@ -150,7 +150,7 @@ def test_killed_agent_task_is_measured_by_a_second_agent(
 def test_adb_backend_up_to_the_adb_boundary(stack: Stack, tmp_path: Path, spawn: Spawner) -> None:
     token = stack.register("phone", kind="android", runtime="adb")
     agent = start_agent(
-        spawn, "--server", stack.base, "--token", token, "--backend", "adb", "--max-tasks", "1",
+        spawn, "--server", stack.base, "--backend", "adb", "--max-tasks", "1", token=token,
         env=_fake_phone(tmp_path),
     )  # fmt: skip
     try:
@@ -170,7 +170,7 @@ def test_sigterm_mid_task_finishes_the_task_then_exits(
     token = stack.register("phone", kind="android", runtime="adb")
     started, gate = _fifo(tmp_path / "started"), _fifo(tmp_path / "gate")
     agent = start_agent(
-        spawn, "--server", stack.base, "--token", token, "--backend", "adb", "--grace", "300",
+        spawn, "--server", stack.base, "--backend", "adb", "--grace", "300", token=token,
         env=_fake_phone(tmp_path, FAKE_ADB_FIFO=str(started), FAKE_ADB_GATE=str(gate)),
     )  # fmt: skip
     try:
@@ -197,8 +197,8 @@ def test_sigterm_on_a_stuck_batch_hands_every_task_back(
         stack.request(SMALL_ARCH, "phone", settings={"rounds": 1}),
     ]
     agent = start_agent(
-        spawn, "--server", stack.base, "--token", token, "--backend", "adb", "--grace", "0",
-        "--batch", "2", env=_fake_phone(tmp_path, FAKE_ADB_FIFO=str(started)),
+        spawn, "--server", stack.base, "--backend", "adb", "--grace", "0",
+        "--batch", "2", token=token, env=_fake_phone(tmp_path, FAKE_ADB_FIFO=str(started)),
     )  # fmt: skip
     try:
         adb_pid = int(_read_line(started).split()[1])
@@ -221,7 +221,7 @@ def test_a_broken_model_fails_with_its_error_and_the_agent_keeps_serving(
     broken = stack.request(ARCH, "laptop")
     fine = stack.request(SMALL_ARCH, "laptop")
     _corrupt_model(stack.database_url, broken["arch"])
-    agent = start_agent(spawn, "--server", stack.base, "--token", token, "--max-tasks", "2")
+    agent = start_agent(spawn, "--server", stack.base, "--max-tasks", "2", token=token)
     try:
         output = agent.communicate(timeout=120)[0]
     finally:
@@ -242,7 +242,7 @@ def test_the_agent_waits_for_the_server_with_backoff(
         key = make_api_key(url)
         port = _closed_port()
         agent = start_agent(
-            spawn, "--server", f"http://127.0.0.1:{port}", "--token", token, "--max-tasks", "1"
+            spawn, "--server", f"http://127.0.0.1:{port}", "--max-tasks", "1", token=token
         )  # fmt: skip
         try:
             assert "server unreachable" in _read_until(agent, "server unreachable")

@@ -118,7 +118,7 @@ def test_calibration_measures_a_spread_of_the_space_and_its_layers(
     (The queue's SQL runs on PostgreSQL in the other calibration and queue tests.)"""
     device_id, device = server.register("laptop")
     token = device.headers["Authorization"].removeprefix("Bearer ")
-    agent = start_agent(spawn, "--server", server.url, "--token", token, "--max-tasks", "108")
+    agent = start_agent(spawn, "--server", server.url, "--max-tasks", "108", token=token)
     calibrate = ["calibrate", "laptop", "--space", "shufflenet", "--count", "8"]
     try:
         done = latency_cli(server, *calibrate, "--resolution", "32", "--wait", "600")

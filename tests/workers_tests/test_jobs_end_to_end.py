@@ -51,7 +51,7 @@ def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Server]:
 @pytest.fixture
 def agent(server: Server, spawn: Spawner) -> Iterator[subprocess.Popen[str]]:
     response = server.user.post("/v1/devices", json={"name": "cpu-1"})
-    yield start_agent(spawn, "--server", server.url, "--token", response.json()["token"])
+    yield start_agent(spawn, "--server", server.url, token=response.json()["token"])
 
 
 def job(server: Server, job_id: int) -> dict:
