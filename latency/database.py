@@ -1,17 +1,25 @@
-"""Engine creation with the settings every backend needs (called at composition roots)."""
+"""Engine creation with the settings every backend needs (called at composition roots),
+and the few database helpers every package shares: unique inserts, guarded updates, and
+retrying while the database is away."""
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, Executable, create_engine, event, inspect, select, update
 from sqlalchemy.engine import CursorResult, Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from edgenas.errors import ConflictError
 
 Row = TypeVar("Row")
+T = TypeVar("T")
+log = logging.getLogger("edgenas.database")
 CLAIM_RACE_RETRIES = 5
 
 
@@ -83,3 +91,41 @@ def claim_oldest(
             session.refresh(row)
             return row
     return None
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what caused it: Optuna wraps SQLAlchemy's errors) is the database
+    being away for a while (a restart, a dropped connection, SQLite busy), which a retry
+    outlives, rather than a fault in the request."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, (OperationalError, InterfaceError)) or (
+            isinstance(seen, DBAPIError) and seen.connection_invalidated
+        ):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def retry_transient(
+    action: Callable[[], T],
+    what: str,
+    *,
+    patience_seconds: float = 600.0,
+    stop: threading.Event | None = None,
+) -> T:
+    """``action()``, run again with backoff (0.5 s doubling to 10 s) while the database is
+    away, for up to ``patience_seconds``; other errors, and the last transient one, are
+    raised. ``action`` must be safe to repeat: one transaction, or idempotent steps."""
+    deadline = time.monotonic() + patience_seconds
+    backoff = 0.5
+    while True:
+        try:
+            return action()
+        except Exception as exc:
+            if not is_transient(exc) or time.monotonic() + backoff > deadline:
+                raise
+            log.warning("%s: the database is away (%s); retrying in %.1f s", what, exc, backoff)
+        if (stop or threading.Event()).wait(backoff):
+            raise InterruptedError(f"{what}: stopped while the database was away")
+        backoff = min(backoff * 2, 10.0)

@@ -8,29 +8,41 @@ dead one left running as failed, re-queues their architectures (``enqueue_trial`
 retried, not lost) and carries on until the budget counts finished trials: none is counted
 twice and none is lost. Cancellation stops new trials at once; running ones finish (their
 results are kept) within the time an evaluation takes.
+
+Faults: every database step is retried while the database is away (``retry_transient``), so a
+restart of PostgreSQL pauses a job instead of failing it, and a finished evaluation's result
+is stored, however long that takes. The lease is renewed by a thread of its own, so a slow
+proposal phase cannot let it lapse. An evaluation whose Ray worker died is run again by Ray
+(``MAX_EVALUATION_RETRIES``) as the same trial. The run loop logs whatever else goes wrong,
+backs off and carries on: a runner never dies silently.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import logging
-import math
 import os
 import socket
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import optuna
 import ray
+from optuna.exceptions import UpdateFinishedTrialError
 from optuna.trial import TrialState
 from sqlalchemy.orm import Session, sessionmaker
 
 from edgenas.errors import NotFoundError
-from search.engine import Proposal, conclude, propose
-from search.study import create_study
+from latency.database import is_transient, retry_transient
+from latency.tables import utcnow
+from search.engine import Outcome, Proposal, conclude, propose
+from search.study import SearchSettings, create_study
 from search.trial_record import TrialRecord, retry_attrs, store_error
 from space.size_caps import SizeCaps
 from workers.evaluation import evaluate_in_worker
@@ -43,13 +55,16 @@ from workers.jobs import (
     renew_lease,
 )
 from workers.progress import progress_of
-from workers.spec import JobSpec, SpecError, resolve
+from workers.spec import JobSpec, ResolvedJob, SpecError, resolve
 from workers.study_storage import study_storage
 from workers.tables import Job, JobState, study_name
 
+T = TypeVar("T")
 log = logging.getLogger("edgenas.runner")
 COUNTED = (TrialState.COMPLETE, TrialState.PRUNED)
 MAX_ERROR_CHARS = 2000
+MAX_EVALUATION_RETRIES = 2  # a dead Ray worker's evaluation runs again, as the same trial
+MAX_RUN_BACKOFF_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -77,19 +92,31 @@ class Runner:
         self.settings = settings
         self.sessions = sessions
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        self._evaluate = ray.remote(num_cpus=1, max_retries=0)(evaluate_in_worker)
-        self._lease = timedelta(seconds=settings.lease_seconds)
+        self._evaluate = ray.remote(num_cpus=1, max_retries=MAX_EVALUATION_RETRIES)(
+            evaluate_in_worker
+        )
+        self.lease = timedelta(seconds=settings.lease_seconds)
 
     def run(self, stop: threading.Event) -> None:
-        """Claim and drive jobs until ``stop`` is set."""
+        """Claim and drive jobs until ``stop`` is set. Nothing ends the loop but ``stop``:
+        an error is logged, and the runner backs off and carries on."""
+        backoff = 1.0
         while not stop.is_set():
-            if not self.run_once(stop):
+            try:
+                worked = self.run_once(stop)
+            except Exception:
+                log.exception("runner %s: retrying in %.0f s", self.owner, backoff)
+                stop.wait(backoff)
+                backoff = min(backoff * 2, MAX_RUN_BACKOFF_SECONDS)
+                continue
+            backoff = 1.0
+            if not worked:
                 stop.wait(self.settings.idle_seconds)
 
     def run_once(self, stop: threading.Event | None = None) -> bool:
         """Claim one job and drive it to its end; False when there was none."""
         with self.sessions.begin() as session:
-            job = claim_job(session, self.owner, self._lease)
+            job = claim_job(session, self.owner, self.lease)
             if job is None:
                 return False
             job_id, spec, data = job.id, dict(job.spec), job.data_location
@@ -100,16 +127,28 @@ class Runner:
             log.warning("job %d: lease lost to another runner", job_id)
             return True
         except ShuttingDown:
-            with self.sessions.begin() as session:
-                release_job(session, job_id, self.owner)
+            self._db(lambda s: release_job(s, job_id, self.owner), f"job {job_id}: hand back")
             log.info("job %d handed back: this runner is stopping", job_id)
             return True
-        except Exception as exc:  # the job fails with its reason; the runner carries on
-            log.exception("job %d failed", job_id)
+        except Exception as exc:
+            if is_transient(exc):  # the database stayed away: the job stays ours to resume
+                log.warning("job %d paused: the database is away (%s)", job_id, exc)
+                return True
+            log.exception("job %d failed", job_id)  # the job fails with its reason
             state, error = JobState.FAILED, f"{type(exc).__name__}: {exc}"
-        with self.sessions.begin() as session:
-            finish_job(session, job_id, self.owner, state, error)
+        self._db(lambda s: finish_job(s, job_id, self.owner, state, error), f"job {job_id}: finish")
         return True
+
+    def _db(
+        self, work: Callable[[Session], T], what: str, stop: threading.Event | None = None
+    ) -> T:
+        """``work`` in one transaction, run again while the database is away."""
+
+        def transaction() -> T:
+            with self.sessions.begin() as session:
+                return work(session)
+
+        return retry_transient(transaction, what, stop=stop)
 
     def _drive(
         self, job_id: int, spec: dict[str, Any], data: str | None, stop: threading.Event
@@ -117,35 +156,62 @@ class Runner:
         try:
             parsed = JobSpec.model_validate(spec)
             resolved = resolve(parsed, data, self.settings.caps)
-            with self.sessions.begin() as session:
-                devices = job_devices(session, session.get_one(Job, job_id))
+            devices = self._db(
+                lambda s: job_devices(s, s.get_one(Job, job_id)), f"job {job_id}: devices"
+            )
         except (SpecError, ValueError, NotFoundError) as exc:
             return JobState.FAILED, f"the job's spec no longer resolves: {exc}"
         settings = resolved.settings
         storage = study_storage(self.settings.database_url)
-        study = create_study(settings, storage=storage, name=study_name(job_id))
-        _retry_abandoned(study)
+        study = retry_transient(
+            lambda: create_study(settings, storage=storage, name=study_name(job_id)),
+            f"job {job_id}: study",
+        )
+        retry_transient(lambda: _retry_abandoned(study), f"job {job_id}: abandoned trials")
+        keeper = _LeaseKeeper(self, job_id)
+        try:
+            return self._search(job_id, parsed, resolved, data, devices, study, keeper, stop)
+        finally:
+            keeper.stop()
+
+    def _search(
+        self,
+        job_id: int,
+        parsed: JobSpec,
+        resolved: ResolvedJob,
+        data: str | None,
+        devices: dict[str, int],
+        study: optuna.Study,
+        keeper: _LeaseKeeper,
+        stop: threading.Event,
+    ) -> tuple[JobState, str | None]:
+        settings = resolved.settings
         spec_json = parsed.model_dump_json()
         budget = settings.trials
-        deadline = (
-            time.monotonic() + parsed.budget.wall_clock_minutes * 60
-            if parsed.budget.wall_clock_minutes
-            else math.inf
-        )
+        minutes = parsed.budget.wall_clock_minutes
         capacity = self.settings.max_in_flight or max(1, int(ray.cluster_resources()["CPU"]))
         in_flight: dict[ray.ObjectRef, Proposal] = {}
         failures: list[str] = []
         started = time.monotonic()
+        retry = functools.partial(retry_transient, stop=stop)
         while True:
-            job = self._heartbeat(job_id)
+            job = keeper.current()
             if stop.is_set():  # abandon running evaluations: the next runner retries them
                 for ref in in_flight:
                     ray.cancel(ref, force=True)
                 raise ShuttingDown
-            stopping = job.cancel_requested or time.monotonic() > deadline
-            done = _count(study, COUNTED)
+            # the wall clock counts from the job's first start, across re-claims
+            over_time = (
+                minutes is not None
+                and job.started_at is not None
+                and (utcnow() > job.started_at + timedelta(minutes=minutes))
+            )
+            stopping = job.cancel_requested or over_time
+            done = retry(lambda: _count(study, COUNTED), f"job {job_id}: count")
             while not stopping and len(in_flight) < capacity and done + len(in_flight) < budget:
-                proposal = propose(study, settings, resolved.train)
+                proposal = retry(
+                    lambda: propose(study, settings, resolved.train), f"job {job_id}: propose"
+                )
                 if isinstance(proposal, TrialRecord):  # settled unevaluated: screened, too large
                     done += 1
                     continue
@@ -158,45 +224,121 @@ class Runner:
                     devices,
                 )
                 in_flight[ref] = proposal
-            self._progress(job_id, study, settings.mode, len(in_flight), budget, started)
+            self._progress(job_id, study, settings.mode, len(in_flight), budget, started, stop)
             if not in_flight:
                 break
-            ready, _ = ray.wait(list(in_flight), num_returns=1, timeout=self._beat_seconds())
+            ready, _ = ray.wait(list(in_flight), num_returns=1, timeout=self.beat_seconds())
             for ref in ready:
                 proposal = in_flight.pop(ref)
-                number = proposal.candidate.number
                 try:
-                    conclude(study, settings, proposal, ray.get(ref))
+                    outcome: Outcome | Exception = ray.get(ref)
                 except Exception as exc:  # the evaluation raised: the trial fails, the job goes on
-                    failures.append(f"trial {number}: {exc}")
-                    store_error(proposal.trial, f"{type(exc).__name__}: {exc}"[:MAX_ERROR_CHARS])
-                    study.tell(proposal.trial, state=TrialState.FAIL)
-                    log.warning("job %d trial %d failed: %s", job_id, number, exc)
+                    outcome = exc
+                    failures.append(f"trial {proposal.candidate.number}: {exc}")
+                    log.warning(
+                        "job %d trial %d failed: %s", job_id, proposal.candidate.number, exc
+                    )
+                store = functools.partial(_store, study, settings, proposal, outcome)
+                retry(store, f"job {job_id}: trial {proposal.candidate.number}")
             if len(failures) >= self.settings.max_failed_trials:
                 for ref in in_flight:
                     ray.cancel(ref, force=True)
                 return JobState.FAILED, f"{len(failures)} evaluations failed; last: {failures[-1]}"
-        self._progress(job_id, study, settings.mode, 0, budget, started)
+        retry(lambda: _fail_orphans(study), f"job {job_id}: orphans")
+        self._progress(job_id, study, settings.mode, 0, budget, started, stop)
         return (JobState.CANCELLED if job.cancel_requested else JobState.SUCCEEDED), None
 
-    def _beat_seconds(self) -> float:
+    def beat_seconds(self) -> float:
         return self.settings.lease_seconds / 3
 
-    def _heartbeat(self, job_id: int) -> Job:
-        with self.sessions.begin() as session:
-            job = renew_lease(session, job_id, self.owner, self._lease)
-            if job is None:
-                raise LeaseLost
-            session.expunge(job)
+    def _progress(
+        self,
+        job_id: int,
+        study: optuna.Study,
+        mode: str,
+        running: int,
+        budget: int,
+        started: float,
+        stop: threading.Event,
+    ) -> None:
+        def record(session: Session) -> bool:
+            figures = progress_of(study, mode, running, budget, time.monotonic() - started)
+            return record_progress(session, job_id, self.owner, figures)
+
+        if not self._db(record, f"job {job_id}: progress", stop):
+            raise LeaseLost
+
+
+class _LeaseKeeper:
+    """Renews a job's lease every third of its length on a thread of its own (so no slow
+    step of the search can let it lapse) and keeps the job's latest row for the search loop
+    (cancel requests, first start). A renewal refused means another runner holds the job."""
+
+    def __init__(self, runner: Runner, job_id: int) -> None:
+        self._runner = runner
+        self._job_id = job_id
+        self._stopped = threading.Event()
+        self._lost = threading.Event()
+        self._job = self._renew()
+        self._thread = threading.Thread(target=self._keep, name=f"lease-{job_id}", daemon=True)
+        self._thread.start()
+
+    def current(self) -> Job:
+        """The job as last renewed; ``LeaseLost`` once another runner holds it."""
+        if self._lost.is_set():
+            raise LeaseLost
+        return self._job
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self._thread.join()
+
+    def _renew(self) -> Job:
+        runner, job_id = self._runner, self._job_id
+
+        def renew(session: Session) -> Job | None:
+            job = renew_lease(session, job_id, runner.owner, runner.lease)
+            if job is not None:
+                session.expunge(job)
             return job
 
-    def _progress(
-        self, job_id: int, study: optuna.Study, mode: str, running: int, budget: int, started: float
-    ) -> None:
-        figures = progress_of(study, mode, running, budget, time.monotonic() - started)
-        with self.sessions.begin() as session:
-            if not record_progress(session, job_id, self.owner, figures):
-                raise LeaseLost
+        job = runner._db(renew, f"job {job_id}: lease", stop=self._stopped)
+        if job is None:
+            self._lost.set()
+            raise LeaseLost
+        return job
+
+    def _keep(self) -> None:
+        while not self._stopped.wait(self._runner.beat_seconds()):
+            try:
+                self._job = self._renew()
+            except (LeaseLost, InterruptedError):
+                return
+            except Exception:  # logged; the next beat tries again
+                log.exception("job %d: renewing the lease failed", self._job_id)
+
+
+def _store(
+    study: optuna.Study,
+    settings: SearchSettings,
+    proposal: Proposal,
+    outcome: Outcome | Exception,
+) -> None:
+    """Store what an evaluation found, or why it failed. Safe to repeat: a tell that landed
+    before the connection dropped is not told twice."""
+    with contextlib.suppress(UpdateFinishedTrialError):
+        if isinstance(outcome, Outcome):
+            conclude(study, settings, proposal, outcome)
+            return
+        store_error(proposal.trial, f"{type(outcome).__name__}: {outcome}"[:MAX_ERROR_CHARS])
+        study.tell(proposal.trial, state=TrialState.FAIL)
+
+
+def _fail_orphans(study: optuna.Study) -> None:
+    """Trials asked for by a proposal the database cut short never ran: they end failed,
+    so every trial of a finished job is finished."""
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        study.tell(trial.number, state=TrialState.FAIL)
 
 
 def _count(study: optuna.Study, states: tuple[TrialState, ...]) -> int:
