@@ -35,6 +35,7 @@ from latency.protocol import (
 
 log = logging.getLogger("edgenas.agent")
 MAX_BACKOFF_SECONDS = 60.0
+REPORT_PATIENCE_SECONDS = 120.0  # a server restart; past it the lease has run out anyway
 CANCEL_SECONDS = 10.0  # how long a cancelled backend may take to clean up (kill adb, ...)
 
 
@@ -146,15 +147,30 @@ class Agent:
             self._post_task(task.id, "release", AgentRef(agent_id=self.agent_id))
 
     def _post_task(self, task_id: int, action: str, body: AgentRef) -> None:
-        """Report on a leased task. One whose lease ran out meanwhile may be another agent's
-        now: the server refuses (409) and this agent goes on serving."""
-        response = self.client.post(
-            f"/v1/agent/tasks/{task_id}/{action}", json=body.model_dump(mode="json")
-        )
-        if response.status_code == 409:
-            log.warning("task %s: %s refused (%s)", task_id, action, response.text[:500])
-            return
-        self._check(response)
+        """Report on a leased task, again with backoff while the server is away (a
+        measurement is not thrown away for a restart), for up to ``REPORT_PATIENCE_SECONDS``.
+        One whose lease ran out meanwhile may be another agent's now: the server refuses
+        (409) and this agent goes on serving."""
+        deadline = time.monotonic() + REPORT_PATIENCE_SECONDS
+        backoff = 1.0
+        while True:
+            try:
+                response = self.client.post(
+                    f"/v1/agent/tasks/{task_id}/{action}", json=body.model_dump(mode="json")
+                )
+                if response.status_code == 409:
+                    log.warning("task %s: %s refused (%s)", task_id, action, response.text[:500])
+                    return
+                self._check(response)
+                return
+            except (httpx.TransportError, ServerUnavailable) as exc:
+                if time.monotonic() + backoff > deadline:
+                    raise
+                log.warning(
+                    "task %s: %s undelivered (%s); again in %.0f s", task_id, action, exc, backoff
+                )
+                time.sleep(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
 
     def _finish_or_cancel(self, measurement: _Measurement, count: int) -> bool:
         """Wait for the measurement; after a stop request, for ``grace_seconds`` at most.

@@ -6,7 +6,11 @@ PostgreSQL cases skip locally but fail in CI (``CI=true``), so a missing service
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
+import subprocess
+import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -55,3 +59,62 @@ def database_url(backend: str, tmp_path: Path) -> Iterator[str]:
 
 def dispose(engine: Engine) -> None:
     engine.dispose()
+
+
+POSTGRES_BIN = next(Path("/usr/lib/postgresql").glob("*/bin"), Path("/usr/lib/postgresql/bin"))
+
+
+class ThrowawayPostgres:
+    """A PostgreSQL cluster of the test's own (``initdb`` and ``pg_ctl`` as the ``postgres``
+    user, in a temporary folder it owns, on a free port), which the test may stop and start:
+    the machine's shared server is never touched."""
+
+    def __init__(self, folder: Path, port: int) -> None:
+        self.data = folder / "cluster"
+        self.port = port
+        self.url = f"postgresql+psycopg://postgres@127.0.0.1:{port}/edgenas"
+
+    def _as_postgres(self, *argv: str) -> None:
+        subprocess.run(
+            ["runuser", "-u", "postgres", "--", *argv], check=True, capture_output=True, timeout=120
+        )
+
+    def create(self) -> None:
+        shutil.chown(self.data.parent, "postgres", "postgres")
+        self._as_postgres(str(POSTGRES_BIN / "initdb"), "-D", str(self.data), "-A", "trust")
+        self.start()
+        self._as_postgres(
+            str(POSTGRES_BIN / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "edgenas"
+        )
+
+    def start(self) -> None:
+        options = f"-p {self.port} -k {self.data} -c listen_addresses=127.0.0.1"
+        self._as_postgres(
+            str(POSTGRES_BIN / "pg_ctl"), "-D", str(self.data), "-o", options,
+            "-l", str(self.data / "log"), "-w", "start",
+        )  # fmt: skip
+
+    def stop(self) -> None:
+        self._as_postgres(
+            str(POSTGRES_BIN / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop"
+        )
+
+
+@contextmanager
+def throwaway_postgres(port: int) -> Iterator[ThrowawayPostgres]:
+    """A running throwaway cluster; stopped and removed afterwards. Its folder is a fresh one
+    under /tmp (pytest's are private to root, where the postgres user cannot go)."""
+    if not (POSTGRES_BIN / "initdb").exists():
+        message = f"no initdb under {POSTGRES_BIN}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    folder = Path(tempfile.mkdtemp(prefix="edgenas-pg-"))
+    cluster = ThrowawayPostgres(folder, port)
+    try:
+        cluster.create()
+        yield cluster
+    finally:
+        with contextlib.suppress(subprocess.CalledProcessError):
+            cluster.stop()
+        shutil.rmtree(folder, ignore_errors=True)

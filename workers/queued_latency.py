@@ -13,9 +13,10 @@ from collections.abc import Mapping
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from latency.database import retry_transient
 from latency.devices import job_device
 from latency.protocol import MeasurementSettings
-from latency.queue import request_measurement
+from latency.queue import request_measurement, unexported
 from latency.tables import LatencyRecord, MeasurementTask, TaskState
 from space import Arch
 
@@ -46,20 +47,10 @@ class QueuedLatency:
 
     def __call__(self, arch: Arch) -> dict[str, float]:
         latencies: dict[str, float] = {}
-        waiting = self._request(arch, latencies)
+        waiting = retry_transient(lambda: self._request(arch, latencies), f"queue {arch.hash}")
         deadline = time.monotonic() + self._timeout
         while waiting:
-            with self._sessions.begin() as session:
-                for device, task_id in list(waiting.items()):
-                    task = session.get(MeasurementTask, task_id)
-                    assert task is not None  # tasks are never deleted while a job waits
-                    if task.state == TaskState.FAILED:
-                        raise MeasurementFailed(f"{device}: {task.error}")
-                    if task.state == TaskState.DONE and task.record_id is not None:
-                        record = session.get(LatencyRecord, task.record_id)
-                        assert record is not None
-                        latencies[device] = record.median_ms
-                        del waiting[device]
+            retry_transient(lambda: self._collect(waiting, latencies), f"poll {arch.hash}")
             if waiting and time.monotonic() > deadline:
                 raise MeasurementFailed(
                     f"no measurement from {sorted(waiting)} within {self._timeout:.0f} s"
@@ -68,10 +59,28 @@ class QueuedLatency:
                 time.sleep(POLL_SECONDS)
         return latencies
 
+    def _collect(self, waiting: dict[str, int], latencies: dict[str, float]) -> None:
+        """Move the devices whose task is done from ``waiting`` into ``latencies``."""
+        with self._sessions.begin() as session:
+            for device, task_id in list(waiting.items()):
+                task = session.get(MeasurementTask, task_id)
+                assert task is not None  # tasks are never deleted while a job waits
+                if task.state == TaskState.FAILED:
+                    raise MeasurementFailed(f"{device}: {task.error}")
+                if task.state == TaskState.DONE and task.record_id is not None:
+                    record = session.get(LatencyRecord, task.record_id)
+                    assert record is not None
+                    latencies[device] = record.median_ms
+                    del waiting[device]
+
     def _request(self, arch: Arch, latencies: dict[str, float]) -> dict[str, int]:
-        """Cache hits go into ``latencies``; the open task of each other device is returned."""
+        """Cache hits go into ``latencies``; the open task of each other device is returned.
+        The model is exported before the transaction, not inside it."""
         from space.export import export_onnx_bytes  # torch: only where models are exported
 
+        with self._sessions.begin() as session:
+            missing = unexported(session, [arch])
+        exported = export_onnx_bytes(arch) if missing else None
         waiting = {}
         with self._sessions.begin() as session:
             for name, device_id in self._devices.items():
@@ -80,7 +89,7 @@ class QueuedLatency:
                     job_device(session, name, device_id),
                     arch,
                     self._settings,
-                    export=export_onnx_bytes,
+                    export=lambda a: exported or export_onnx_bytes(a),
                     max_attempts=self._max_attempts,
                 )
                 session.flush()

@@ -168,7 +168,7 @@ class Runner:
             f"job {job_id}: study",
         )
         retry_transient(lambda: _retry_abandoned(study), f"job {job_id}: abandoned trials")
-        keeper = _LeaseKeeper(self, job_id)
+        keeper = LeaseKeeper(self, job_id)
         try:
             return self._search(job_id, parsed, resolved, data, devices, study, keeper, stop)
         finally:
@@ -182,7 +182,7 @@ class Runner:
         data: str | None,
         devices: dict[str, int],
         study: optuna.Study,
-        keeper: _LeaseKeeper,
+        keeper: LeaseKeeper,
         stop: threading.Event,
     ) -> tuple[JobState, str | None]:
         settings = resolved.settings
@@ -269,7 +269,7 @@ class Runner:
             raise LeaseLost
 
 
-class _LeaseKeeper:
+class LeaseKeeper:
     """Renews a job's lease every third of its length on a thread of its own (so no slow
     step of the search can let it lapse) and keeps the job's latest row for the search loop
     (cancel requests, first start). A renewal refused means another runner holds the job."""

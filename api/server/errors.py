@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
 
 from edgenas.errors import (
     ConflictError,
@@ -16,7 +17,10 @@ from edgenas.errors import (
     QuotaExceededError,
     ServiceError,
 )
+from latency.database import is_transient
 from space import SpaceError
+
+DATABASE_RETRY_SECONDS = 5
 
 _STATUS_CODES = {
     400: "bad_request",
@@ -70,6 +74,16 @@ def install_error_handlers(app: FastAPI) -> None:
     async def space_error(_: Request, exc: SpaceError) -> JSONResponse:
         field = getattr(exc, "field", None)
         return error_response(422, str(exc), {"field": field} if field else None)
+
+    @app.exception_handler(DBAPIError)
+    async def database_error(_: Request, exc: DBAPIError) -> JSONResponse:
+        if not is_transient(exc):
+            raise exc  # a fault of ours: the server's error page, and the trace in its log
+        return error_response(
+            503,
+            "the database is unavailable; retry shortly",
+            headers={"Retry-After": str(DATABASE_RETRY_SECONDS)},
+        )
 
     @app.exception_handler(ServiceError)
     async def service_error(_: Request, exc: Exception) -> JSONResponse:

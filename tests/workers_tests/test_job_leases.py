@@ -17,6 +17,7 @@ from latency.database import create_db_engine
 from latency.tables import utcnow
 from tests.databases import BACKENDS, database_url
 from workers.jobs import claim_job, finish_job, release_job, renew_lease, submit_job
+from workers.runner import LeaseKeeper, Runner, RunnerSettings
 from workers.spec import JobSpec
 from workers.tables import Job, JobState
 
@@ -85,3 +86,41 @@ def test_only_the_lease_holder_renews_or_finishes_and_an_expired_lease_moves_on(
         assert claim_job(session, "c", LEASE).lease_owner == "c"
         assert finish_job(session, job_id, "c", JobState.SUCCEEDED)
         assert claim_job(session, "d", LEASE) is None  # finished jobs are never claimed
+
+
+def database_url_of(sessions: sessionmaker[Session]) -> str:
+    return sessions.kw["bind"].url.render_as_string(hide_password=False)
+
+
+def test_the_wall_clock_counts_from_the_first_start_across_reclaims(
+    sessions: sessionmaker[Session],
+) -> None:
+    """A job first started 2 minutes ago by a runner that died, with a 1-minute budget: the
+    runner that claims it now stops at once instead of granting a fresh minute."""
+    spec = JobSpec(devices=["cpu-1"], budget={"trials": 5, "wall_clock_minutes": 1})
+    with sessions.begin() as session:
+        job = submit_job(session, spec, spec.model_dump(), SERVICE, {"cpu-1": 1}, "mnist5k")
+        job.started_at = utcnow() - timedelta(minutes=2)
+        job_id = job.id
+    runner = Runner(RunnerSettings(database_url_of(sessions), max_in_flight=1), sessions)
+    assert runner.run_once()
+    with sessions.begin() as session:
+        job = session.get_one(Job, job_id)
+        assert job.state == JobState.SUCCEEDED and job.progress["trials_done"] == 0
+
+
+def test_the_lease_is_renewed_while_the_runner_is_busy(sessions: sessionmaker[Session]) -> None:
+    """A runner busy for several lease lengths (a slow proposal phase) keeps its job."""
+    (job_id,) = queue_jobs(sessions, 1)
+    runner = Runner(RunnerSettings(database_url_of(sessions), lease_seconds=1.0), sessions)
+    with sessions.begin() as session:
+        assert claim_job(session, runner.owner, runner.lease) is not None
+    keeper = LeaseKeeper(runner, job_id)
+    try:
+        threading.Event().wait(3.0)  # the busy spell itself: three lease lengths
+        assert keeper.current().id == job_id
+        with sessions.begin() as session:
+            assert claim_job(session, "another runner", LEASE) is None
+            assert session.get_one(Job, job_id).lease_owner == runner.owner
+    finally:
+        keeper.stop()

@@ -122,6 +122,34 @@ def test_cancel_stops_a_running_job(
     assert again.status_code == 409
 
 
+def evaluating_workers() -> list[int]:
+    """Ray worker processes evaluating a candidate now (Ray names them after the task)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and b"evaluate_in_worker" in (entry / "cmdline").read_bytes():
+                found.append(int(entry.name))
+        except OSError:
+            continue  # gone meanwhile
+    return found
+
+
+@pytest.mark.parametrize("server", ["sqlite"], indirect=True)
+def test_a_dead_ray_worker_s_evaluation_runs_again_as_the_same_trial(
+    server: Server, agent: subprocess.Popen[str], local_ray: None
+) -> None:
+    job_id = submit(server, budget={"trials": 3})
+    driving = threading.Thread(target=runner_on(server.database_url).run_once)
+    driving.start()
+    wait_until(lambda: bool(evaluating_workers()), what="an evaluation")
+    os.kill(evaluating_workers()[0], signal.SIGKILL)
+    driving.join(timeout=600)
+    finished = job(server, job_id)
+    assert finished["state"] == "succeeded", finished
+    trials = server.user.get(f"/v1/jobs/{job_id}/trials").json()["items"]
+    assert [t["state"] for t in trials] == ["complete"] * 3  # none failed, none twice
+
+
 def start_worker(spawn: Spawner, url: str) -> subprocess.Popen[str]:
     return spawn(
         [sys.executable, "-m", "api", "worker", "--database-url", url],
