@@ -181,7 +181,10 @@ def resolve(
         in_channels=dataset.channels,
         num_classes=len(dataset.classes),
     )
-    train, validation = dataset.split(spec.proxy.validation_share, spec.seed)
+    try:
+        train, validation = dataset.split(spec.proxy.validation_share, spec.seed)
+    except DataError as exc:  # a share that leaves a side empty
+        raise SpecError("proxy.validation_share", str(exc)) from None
     settings = SearchSettings(
         space=space,
         devices=tuple(spec.devices),

@@ -6,7 +6,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import sessionmaker
@@ -14,10 +14,12 @@ from starlette.concurrency import run_in_threadpool
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from api.server.database import schema_is_current, upgrade_database
+from api.server.deps import known_query_only
 from api.server.errors import error_response, install_error_handlers
 from api.server.limits import BodySizeLimit
 from api.server.quotas import InFlight, KeyRateLimiter
 from api.server.routes import agent, datasets, devices, jobs, latency
+from api.server.schemas import ERROR_RESPONSES
 from api.server.settings import Settings, loopback_hosts
 from api.server.signals import QueueSignal
 from latency.database import create_db_engine
@@ -63,14 +65,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         uploads={datasets.UPLOAD_PATH: settings.max_dataset_bytes},
     )
     for module in (devices, latency, agent, jobs, datasets):
-        app.include_router(module.router)
+        app.include_router(
+            module.router, responses=ERROR_RESPONSES, dependencies=[Depends(known_query_only)]
+        )
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:
         """Liveness: the process serves requests."""
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["health"], responses={503: {"description": "not ready"}})
+    @app.get("/readyz", tags=["health"], responses={503: ERROR_RESPONSES[503]})
     async def readyz() -> JSONResponse:
         """Readiness: the database answers and its schema is at the newest revision."""
         try:

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from typing import Annotated, TypeVar
 
 import optuna
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, HTTPException, Path, Query, Request
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
@@ -21,6 +22,7 @@ from api.server.quotas import InFlight, KeyRateLimiter
 from api.server.settings import Settings
 from api.server.signals import QueueSignal
 from edgenas.callers import LOCAL_DEVELOPER, Caller
+from edgenas.errors import InvalidRequestError
 from latency.device_predictor import DevicePredictors
 from latency.devices import authenticate_device, hash_token
 
@@ -128,4 +130,22 @@ async def require_device(db: DatabaseDep, credentials: Credentials) -> int:
 
 
 DeviceId = Annotated[int, Depends(require_device)]
+MAX_ID = 2**31 - 1  # ids are PostgreSQL integers: a larger one is no object, not an overflow
+ObjectId = Annotated[int, Path(ge=1, le=MAX_ID, description="the object's id")]
+PageOffset = Annotated[int, Query(ge=0, le=MAX_ID)]
 CallerDep = Annotated[Caller, Depends(require_user)]
+
+
+async def known_query_only(request: Request) -> None:
+    """Refuse a query parameter the route does not take (422): a typo such as ``?stat=`` is
+    an error, not silently ignored."""
+    route = request.scope.get("route")
+    known: set[str] = set()
+    pending = [route.dependant] if isinstance(route, APIRoute) else []
+    while pending:
+        dependant = pending.pop()
+        known |= {param.alias for param in dependant.query_params}
+        pending += dependant.dependencies
+    unknown = sorted(set(request.query_params) - known)
+    if unknown:
+        raise InvalidRequestError(f"query.{unknown[0]}: not a parameter of this route")

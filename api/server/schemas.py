@@ -16,6 +16,7 @@ from workers.progress import JobProgress
 class DeviceCreate(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
+        strict=True,
         json_schema_extra={
             "examples": [
                 {
@@ -39,7 +40,7 @@ class DeviceCreate(BaseModel):
 
 
 class DeviceUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     shared: bool = Field(description="share the device with every user, or stop sharing it")
 
@@ -65,7 +66,7 @@ class DeviceCreated(DeviceOut):
 
 
 class ImportedMeasurement(BaseModel):
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, strict=True)
 
     arch: str = Field(max_length=8192, description="canonical architecture string")
     latency_ms: float = Field(gt=0, description="measured latency in milliseconds")
@@ -107,7 +108,7 @@ class PredictorReport(BaseModel):
 
 
 class CalibrationRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     space: str = Field("mnasnet", max_length=100, description="a shipped search space")
     resolution: int | None = Field(
@@ -134,6 +135,7 @@ class LatencyRequest(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
         allow_inf_nan=False,
+        strict=True,
         json_schema_extra={
             "examples": [{"arch": "mobilenet_v2@0.5", "device": "pixel-7", "wait_seconds": 20}]
         },
@@ -254,3 +256,37 @@ class DatasetOut(BaseModel):
     resolution: int = Field(description="image side in pixels")
     channels: int
     created_at: datetime
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="not_found, invalid, conflict, too_many_requests, ...")
+    message: str = Field(description="what is wrong, naming the field where there is one")
+    details: Any = Field(None, description="per-field errors of a 422, or the field at fault")
+
+
+class ErrorOut(BaseModel):
+    """Every error the API answers has this shape."""
+
+    error: ErrorDetail
+
+
+# What any /v1 route may answer besides its success (OpenAPI documents these on every route).
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorOut, "description": description}
+    for status, description in {
+        400: "the body is not JSON (or not UTF-8) where JSON is expected",
+        401: "no API key or device token, or one that is unknown or revoked",
+        403: "a device token on a user route, or an object the caller may see but not change",
+        404: "no such object, or another user's",
+        409: "a clash with the current state (a taken name, a finished job, a busy data set)",
+        413: "the body is over the size limit",
+        422: "a field is invalid: the message names it",
+        429: "a quota or the key's request rate is used up: see Retry-After",
+        503: "the database is unavailable: see Retry-After",
+    }.items()
+}
+
+
+def file_response(media_type: str, description: str) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI entry of a route whose success is a file (errors stay JSON)."""
+    return {200: {"description": description, "content": {media_type: {}}}}

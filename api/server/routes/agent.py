@@ -7,7 +7,14 @@ from datetime import timedelta
 from fastapi import APIRouter, Response
 from sqlalchemy.orm import Session
 
-from api.server.deps import DatabaseDep, DeviceId, SettingsDep, SignalDep
+from api.server.deps import (
+    DatabaseDep,
+    DeviceId,
+    ObjectId,
+    SettingsDep,
+    SignalDep,
+)
+from api.server.schemas import file_response
 from latency.devices import get_device, heartbeat
 from latency.protocol import AgentRef, Heartbeat, LeasedTask, LeaseRequest, TaskReport
 from latency.queue import (
@@ -53,8 +60,12 @@ async def lease(
     return task if task is not None else Response(status_code=204)
 
 
-@router.get("/tasks/{task_id}/model", response_class=Response)
-async def model(task_id: int, device_id: DeviceId, db: DatabaseDep) -> Response:
+@router.get(
+    "/tasks/{task_id}/model",
+    response_class=Response,
+    responses=file_response("application/octet-stream", "the task's ONNX model"),
+)
+async def model(task_id: ObjectId, device_id: DeviceId, db: DatabaseDep) -> Response:
     """The ONNX bytes of one of this device's tasks."""
 
     def read(session: Session) -> bytes:
@@ -65,7 +76,7 @@ async def model(task_id: int, device_id: DeviceId, db: DatabaseDep) -> Response:
 
 @router.post("/tasks/{task_id}/result", status_code=204)
 async def report(
-    task_id: int, body: TaskReport, device_id: DeviceId, db: DatabaseDep, signal: SignalDep
+    task_id: ObjectId, body: TaskReport, device_id: DeviceId, db: DatabaseDep, signal: SignalDep
 ) -> Response:
     """A measurement, or the error that prevented it (the task then fails with that text)."""
 
@@ -83,7 +94,7 @@ async def report(
 
 @router.post("/tasks/{task_id}/release", status_code=204)
 async def release(
-    task_id: int, body: AgentRef, device_id: DeviceId, db: DatabaseDep, signal: SignalDep
+    task_id: ObjectId, body: AgentRef, device_id: DeviceId, db: DatabaseDep, signal: SignalDep
 ) -> Response:
     """Give a leased task back unmeasured (the agent is stopping): pending again at once."""
     await db.run(lambda s: release_task(s, get_device(s, device_id), task_id, body.agent_id))

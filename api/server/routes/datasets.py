@@ -16,7 +16,13 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 
-from api.server.deps import CallerDep, DatabaseDep, SettingsDep, require_user
+from api.server.deps import (
+    CallerDep,
+    DatabaseDep,
+    ObjectId,
+    SettingsDep,
+    require_user,
+)
 from api.server.schemas import DatasetOut
 from edgenas.errors import InvalidRequestError
 from latency.protocol import NAME_PATTERN
@@ -86,13 +92,13 @@ async def index(db: DatabaseDep, caller: CallerDep) -> list[DatasetOut]:
 
 
 @router.get("/{dataset_id}", response_model=DatasetOut)
-async def show(dataset_id: int, db: DatabaseDep, caller: CallerDep) -> DatasetOut:
+async def show(dataset_id: ObjectId, db: DatabaseDep, caller: CallerDep) -> DatasetOut:
     return await db.run(lambda s: DatasetOut.model_validate(get_dataset(s, dataset_id, caller)))
 
 
 @router.delete("/{dataset_id}", status_code=204)
 async def delete(
-    dataset_id: int, db: DatabaseDep, settings: SettingsDep, caller: CallerDep
+    dataset_id: ObjectId, db: DatabaseDep, settings: SettingsDep, caller: CallerDep
 ) -> None:
     """Delete a data set and its file; one an unfinished job reads is a 409."""
     path = await db.run(

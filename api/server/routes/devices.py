@@ -10,6 +10,7 @@ from api.server.deps import (
     CalibrationsDep,
     CallerDep,
     DatabaseDep,
+    ObjectId,
     PredictorsDep,
     SettingsDep,
     SignalDep,
@@ -71,13 +72,13 @@ async def index(db: DatabaseDep, caller: CallerDep) -> list[DeviceOut]:
 
 
 @router.get("/{device_id}", response_model=DeviceOut)
-async def show(device_id: int, db: DatabaseDep, caller: CallerDep) -> DeviceOut:
+async def show(device_id: ObjectId, db: DatabaseDep, caller: CallerDep) -> DeviceOut:
     return await db.run(lambda s: device_out(usable_device(s, device_id, caller)))
 
 
 @router.patch("/{device_id}", response_model=DeviceOut)
 async def update(
-    device_id: int, body: DeviceUpdate, db: DatabaseDep, caller: CallerDep
+    device_id: ObjectId, body: DeviceUpdate, db: DatabaseDep, caller: CallerDep
 ) -> DeviceOut:
     """Share the device with every user (they may measure on it and search with it), or
     stop sharing it. Only its owner may."""
@@ -91,14 +92,14 @@ async def update(
 
 
 @router.delete("/{device_id}", status_code=204)
-async def remove(device_id: int, db: DatabaseDep, caller: CallerDep) -> Response:
+async def remove(device_id: ObjectId, db: DatabaseDep, caller: CallerDep) -> Response:
     """Delete a device: its token stops working, its tasks and records go."""
     await db.run(lambda s: delete_device(s, device_id, caller))
     return Response(status_code=204)
 
 
 @router.post("/{device_id}/token", response_model=DeviceCreated)
-async def new_token(device_id: int, db: DatabaseDep, caller: CallerDep) -> DeviceCreated:
+async def new_token(device_id: ObjectId, db: DatabaseDep, caller: CallerDep) -> DeviceCreated:
     """Revoke the device's token and issue a new one (shown only this once)."""
 
     def work(session: Session) -> DeviceCreated:
@@ -111,7 +112,7 @@ async def new_token(device_id: int, db: DatabaseDep, caller: CallerDep) -> Devic
 
 @router.post("/{device_id}/measurements", status_code=201, response_model=MeasurementImported)
 async def import_batch(
-    device_id: int, body: MeasurementImport, db: DatabaseDep, caller: CallerDep
+    device_id: ObjectId, body: MeasurementImport, db: DatabaseDep, caller: CallerDep
 ) -> MeasurementImported:
     """Store measurements made elsewhere; they calibrate the device's predictor. All or none."""
 
@@ -128,7 +129,7 @@ async def import_batch(
 
 @router.get("/{device_id}/predictor", response_model=PredictorReport)
 async def predictor(
-    device_id: int, db: DatabaseDep, predictors: PredictorsDep, caller: CallerDep
+    device_id: ObjectId, db: DatabaseDep, predictors: PredictorsDep, caller: CallerDep
 ) -> PredictorReport:
     """The device's latency predictor: measurements used and cross-validated accuracy."""
 
@@ -142,7 +143,7 @@ async def predictor(
 
 @router.post("/{device_id}/calibrate", status_code=202, response_model=CalibrationQueued)
 async def calibrate(
-    device_id: int,
+    device_id: ObjectId,
     body: CalibrationRequest,
     db: DatabaseDep,
     settings: SettingsDep,

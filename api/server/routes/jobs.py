@@ -4,17 +4,33 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Depends, Query, Request, Response
+from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
 from fastapi.responses import HTMLResponse
 from optuna.trial import FrozenTrial
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from api.server.deps import CallerDep, DatabaseDep, SettingsDep, StudyStorageDep, require_user
-from api.server.schemas import JobOut, JobPage, ParetoOut, TrialOut, TrialPage
+from api.server.deps import (
+    CallerDep,
+    DatabaseDep,
+    ObjectId,
+    PageOffset,
+    SettingsDep,
+    StudyStorageDep,
+    require_user,
+)
+from api.server.schemas import (
+    JobOut,
+    JobPage,
+    ParetoOut,
+    TrialOut,
+    TrialPage,
+    file_response,
+)
 from edgenas.callers import Caller
 from edgenas.errors import NotFoundError
 from latency.queue import check_fits_lease
+from search.study import MAX_TRIALS
 from search.trial_record import record_of
 from space import parse_arch
 from space.size_caps import SizeCaps
@@ -82,7 +98,7 @@ async def index(
     db: DatabaseDep,
     caller: CallerDep,
     state: JobState | None = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: PageOffset = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
 ) -> JobPage:
     """The caller's jobs (an admin: everyone's), newest first, optionally of one state."""
@@ -97,12 +113,12 @@ async def index(
 
 
 @router.get("/{job_id}", response_model=JobOut)
-async def show(job_id: int, db: DatabaseDep, caller: CallerDep) -> JobOut:
+async def show(job_id: ObjectId, db: DatabaseDep, caller: CallerDep) -> JobOut:
     return await db.run(lambda s: JobOut.model_validate(get_job(s, job_id, caller)))
 
 
 @router.post("/{job_id}/cancel", response_model=JobOut)
-async def cancel(job_id: int, db: DatabaseDep, caller: CallerDep) -> JobOut:
+async def cancel(job_id: ObjectId, db: DatabaseDep, caller: CallerDep) -> JobOut:
     """Cancel a job: a queued one at once, a running one once its runner notices (no new
     trials start; running ones finish). A finished job gives 409."""
     return await db.run(lambda s: JobOut.model_validate(cancel_job(s, get_job(s, job_id, caller))))
@@ -118,11 +134,11 @@ async def _job_and_trials(
 
 @router.get("/{job_id}/trials", response_model=TrialPage)
 async def trials(
-    job_id: int,
+    job_id: ObjectId,
     db: DatabaseDep,
     storage: StudyStorageDep,
     caller: CallerDep,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: PageOffset = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
     sort: Literal["number", "accuracy", "latency", "reward"] = "number",
     descending: bool = False,
@@ -138,7 +154,7 @@ async def trials(
 
 @router.get("/{job_id}/pareto", response_model=ParetoOut)
 async def pareto(
-    job_id: int, db: DatabaseDep, storage: StudyStorageDep, caller: CallerDep
+    job_id: ObjectId, db: DatabaseDep, storage: StudyStorageDep, caller: CallerDep
 ) -> ParetoOut:
     """Accuracy up, latency down on every device: the trials no other trial dominates."""
     devices, found = await _job_and_trials(db, storage, caller, job_id)
@@ -146,27 +162,39 @@ async def pareto(
     return ParetoOut(job_id=job_id, devices=devices, members=members)
 
 
-@router.get("/{job_id}/pareto.html", response_class=HTMLResponse)
+@router.get(
+    "/{job_id}/pareto.html",
+    response_class=Response,
+    responses=file_response("text/html", "the plot, readable offline"),
+)
 async def pareto_page(
-    job_id: int, db: DatabaseDep, storage: StudyStorageDep, caller: CallerDep
+    job_id: ObjectId, db: DatabaseDep, storage: StudyStorageDep, caller: CallerDep
 ) -> HTMLResponse:
     """Accuracy against latency on the job's first device; opens offline."""
     devices, found = await _job_and_trials(db, storage, caller, job_id)
     return HTMLResponse(await run_in_threadpool(job_pareto_html, found, devices))
 
 
-@router.get("/{job_id}/pareto.png")
+@router.get(
+    "/{job_id}/pareto.png",
+    response_class=Response,
+    responses=file_response("image/png", "the plot as an image"),
+)
 async def pareto_image(
-    job_id: int, db: DatabaseDep, storage: StudyStorageDep, caller: CallerDep
+    job_id: ObjectId, db: DatabaseDep, storage: StudyStorageDep, caller: CallerDep
 ) -> Response:
     devices, found = await _job_and_trials(db, storage, caller, job_id)
     return Response(await run_in_threadpool(job_pareto_png, found, devices), media_type="image/png")
 
 
-@router.get("/{job_id}/trials/{number}/model.onnx")
+@router.get(
+    "/{job_id}/trials/{number}/model.onnx",
+    response_class=Response,
+    responses=file_response("application/octet-stream", "the network as ONNX"),
+)
 async def model(
-    job_id: int,
-    number: int,
+    job_id: ObjectId,
+    number: Annotated[int, Path(ge=0, le=MAX_TRIALS)],
     db: DatabaseDep,
     storage: StudyStorageDep,
     settings: SettingsDep,

@@ -13,6 +13,7 @@ from api.server.deps import (
     CallerDep,
     Database,
     DatabaseDep,
+    ObjectId,
     SettingsDep,
     SignalDep,
     require_user,
@@ -84,7 +85,7 @@ async def _wait_for_task(
     settings: SettingsDep,
     signal: SignalDep,
     caller: Caller,
-    task_id: int,
+    task_id: ObjectId,
     wait_seconds: float,
 ) -> LatencyOut:
     def read(session: Session) -> LatencyOut:
@@ -152,7 +153,7 @@ async def measure(
 
 @router.get("/{task_id}", response_model=LatencyOut)
 async def show(
-    task_id: int,
+    task_id: ObjectId,
     db: DatabaseDep,
     settings: SettingsDep,
     signal: SignalDep,
