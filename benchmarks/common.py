@@ -1,11 +1,19 @@
-"""What the search benchmarks share: the task (``mnist5k``, one fixed split), spaces and
-reference networks retargeted to it, and where results go."""
+"""What the benchmarks share: the task (``mnist5k``, one fixed split), spaces and reference
+networks retargeted to it, where results go, and a real server started as its users start it."""
 
 from __future__ import annotations
 
 import json
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
+
+import httpx
 
 from search.data import ImageDataset, load_dataset
 from space import Arch
@@ -13,6 +21,8 @@ from space.presets import search_space
 from space.spaces import SearchSpace
 
 RESULTS = Path(__file__).parent / "results"
+CLI = [sys.executable, "-m", "api"]
+SERVER_START_SECONDS = 120
 
 
 def digits(seed: int = 0) -> tuple[ImageDataset, ImageDataset]:
@@ -42,3 +52,53 @@ def write_json(name: str, payload: object) -> Path:
     path = RESULTS / name
     path.write_text(json.dumps(payload, indent=2))
     return path
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextmanager
+def running(
+    args: list[str], env: dict[str, str], output: int = subprocess.PIPE
+) -> Iterator[subprocess.Popen[str]]:
+    """``args`` as a process (its output piped to the caller unless ``output`` says
+    otherwise), terminated on exit."""
+    child = subprocess.Popen(args, env=env, text=True, stdout=output, stderr=subprocess.STDOUT)
+    try:
+        yield child
+    finally:
+        child.terminate()
+        try:
+            child.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            child.kill()
+
+
+def wait_until_healthy(base: str, server: subprocess.Popen[str]) -> None:
+    deadline = time.monotonic() + SERVER_START_SECONDS
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise SystemExit(f"server exited: {server.stdout.read() if server.stdout else ''}")
+        try:
+            if httpx.get(f"{base}/healthz", timeout=5).status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.2)
+    raise SystemExit(f"server did not answer /healthz within {SERVER_START_SECONDS} s")
+
+
+def user_key(env: dict[str, str], name: str) -> str:
+    """A new user ``name`` on the database ``env`` names, and a key of theirs (the CLI)."""
+    subprocess.run(
+        [*CLI, "users", "create", name], env=env, text=True, capture_output=True, check=True
+    )
+    return subprocess.run(
+        [*CLI, "keys", "create", "--user", name],
+        env=env,
+        text=True,
+        capture_output=True,
+        check=True,
+    ).stdout.strip()

@@ -22,15 +22,14 @@ import argparse
 import json
 import os
 import random
-import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+from common import CLI, free_port, running, user_key, wait_until_healthy
 from rich.console import Console
 from rich.table import Table
 
@@ -41,68 +40,21 @@ from space.presets import search_space
 from space.references import reference_names
 
 TOLERANCE = 0.05
-CLI = [sys.executable, "-m", "api"]
 DEVICE = "fidelity-cpu"
-SERVER_START_SECONDS = 120
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@contextmanager
-def _process(args: list[str], env: dict[str, str]) -> Iterator[subprocess.Popen[str]]:
-    process = subprocess.Popen(
-        args, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-    )
-    try:
-        yield process
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            process.kill()
-
-
-def _wait_until_healthy(base: str, server: subprocess.Popen[str]) -> None:
-    deadline = time.monotonic() + SERVER_START_SECONDS
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise SystemExit(f"server exited: {server.stdout.read() if server.stdout else ''}")
-        try:
-            if httpx.get(f"{base}/healthz", timeout=5).status_code == 200:
-                return
-        except httpx.TransportError:
-            time.sleep(0.2)
-    raise SystemExit(f"server did not answer /healthz within {SERVER_START_SECONDS} s")
 
 
 @contextmanager
 def running_stack(folder: Path) -> Iterator[tuple[str, str, str]]:
     """(base URL, user API key, device token) of a server and one registered CPU agent."""
     env = {**os.environ, "EDGENAS_DATABASE_URL": f"sqlite:///{folder / 'edgenas.db'}"}
-    subprocess.run(
-        [*CLI, "users", "create", "fidelity"], env=env, text=True, capture_output=True, check=True
-    )
-    key = subprocess.run(
-        [*CLI, "keys", "create", "--user", "fidelity"],
-        env=env,
-        text=True,
-        capture_output=True,
-        check=True,
-    ).stdout.strip()
-    port = _free_port()
+    key = user_key(env, "fidelity")
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
-    with _process([*CLI, "serve", "--port", str(port)], env) as server:
-        _wait_until_healthy(base, server)
+    with running([*CLI, "serve", "--port", str(port)], env) as server:
+        wait_until_healthy(base, server)
         config = folder / "agent.json"
         agent_args = ["agent", "--server", base, "--register", DEVICE, "--api-key", key]
-        with _process([*CLI, *agent_args, "--config", str(config)], env) as agent:
+        with running([*CLI, *agent_args, "--config", str(config)], env) as agent:
             first = agent.stdout.readline() if agent.stdout else ""
             if "registered device" not in first:
                 raise SystemExit(f"agent did not register: {first}")
