@@ -115,10 +115,11 @@ def prepare(base: str, key: str, agents: int) -> tuple[list[str], int, int, str]
         ]
         user.post("/v1/devices", json={"name": "idle"})
         waiting = user.post("/v1/latency", json={"arch": ARCH, "device": "idle"}).json()["task_id"]
-        cached_device = "phone-0"
+        cached_device = "measured"
+        measured = user.post("/v1/devices", json={"name": cached_device}).json()["token"]
         task = user.post("/v1/latency", json={"arch": ARCH, "device": cached_device}).json()
         agent = httpx.Client(
-            base_url=base, headers={"Authorization": f"Bearer {tokens[0]}"}, timeout=60
+            base_url=base, headers={"Authorization": f"Bearer {measured}"}, timeout=60
         )
         leased = agent.post(
             "/v1/agent/tasks/lease", json={"agent_id": "setup", "wait_seconds": 0}
@@ -127,14 +128,16 @@ def prepare(base: str, key: str, agents: int) -> tuple[list[str], int, int, str]
             "median_ms": 1.0,
             "p90_ms": 1.1,
             "cv": 0.01,
-            "runs": 50,
+            "runs": 250,
             "rounds": 5,
             "spread_ms": 0.01,
+            "threads": 1,
+            "provider": "CPUExecutionProvider",
         }
         reported = agent.post(
             f"/v1/agent/tasks/{leased['id']}/result", json={"agent_id": "setup", "result": result}
         )
-        reported.raise_for_status()
+        assert reported.status_code == 204, reported.text
         assert user.post("/v1/latency", json={"arch": ARCH, "device": cached_device}).json()[
             "cached"
         ]

@@ -30,6 +30,8 @@ def create_db_engine(url: str, **options: Any) -> Engine:
     and WAL."""
     options.setdefault("pool_pre_ping", True)
     if url.startswith("sqlite"):
+        options.pop("pool_size", None)  # pool sizes are for servers with connections to spare
+        options.pop("max_overflow", None)
         options.setdefault("connect_args", {"check_same_thread": False, "timeout": 30})
     engine = create_engine(url, **options)
     if engine.dialect.name == "sqlite":

@@ -16,6 +16,8 @@ if TYPE_CHECKING:
 
     from api.server.settings import Settings
 
+# longer than clients keep idle connections (httpx: 5 s), so none reuses one the server closed
+KEEP_ALIVE_SECONDS = 30
 DatabaseUrl = Annotated[
     str | None,
     typer.Option(
@@ -71,7 +73,12 @@ def serve(
     stack = EmbeddedStack(settings, runners=runners, local_agent=local_agent)
     stack.start()
     try:
-        uvicorn.run(create_app(settings), host=settings.host, port=settings.port)
+        uvicorn.run(
+            create_app(settings),
+            host=settings.host,
+            port=settings.port,
+            timeout_keep_alive=KEEP_ALIVE_SECONDS,
+        )
     finally:
         stack.stop()
 

@@ -27,6 +27,9 @@ from latency.device_predictor import DevicePredictors
 from workers.study_storage import study_storage
 
 log = logging.getLogger("edgenas.server")
+# as many connections as request threads (anyio's 40), so no request waits for one; SQLite
+# keeps SQLAlchemy's own pool (one writer at a time anyway)
+SERVER_POOL = {"pool_size": 20, "max_overflow": 20}
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -35,7 +38,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = create_db_engine(settings.database_url)
+        engine = create_db_engine(settings.database_url, **SERVER_POOL)
         upgrade_database(engine)
         app.state.engine = engine
         app.state.sessions = sessionmaker(engine, expire_on_commit=False)

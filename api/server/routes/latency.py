@@ -145,8 +145,10 @@ async def measure(
         return task_status(session, found)
 
     status = await db.run(work)
+    if status.task_id is None:  # a cached record: nothing changed, no waiter to wake
+        return status
     signal.notify()
-    if status.task_id is None or body.wait_seconds == 0:
+    if body.wait_seconds == 0:
         return status
     return await _wait_for_task(db, settings, signal, caller, status.task_id, body.wait_seconds)
 
