@@ -116,3 +116,16 @@ def edgenas(server: Server, *args: str, timeout: float = 300) -> subprocess.Comp
         text=True,
         timeout=timeout,
     )
+
+
+def wait_until_serving(client: httpx.Client, path: str = "/readyz") -> None:
+    """Wait for a server process a test started to answer ``path`` with 200."""
+    from tests.workers_tests.tiny_jobs import wait_until
+
+    def answers() -> bool:
+        try:
+            return client.get(path).status_code == 200
+        except httpx.TransportError:  # uvicorn is still starting
+            return False
+
+    wait_until(answers, timeout=120, what=f"{client.base_url}{path}")

@@ -17,8 +17,7 @@ import pytest
 from PIL import Image
 
 from tests.processes import Spawner, free_port
-from tests.server import make_api_key
-from tests.workers_tests.tiny_jobs import wait_until
+from tests.server import make_api_key, wait_until_serving
 
 JOB = {"space": "shufflenet", "devices": ["phone"], "budget": {"trials": 2}}
 TOO_MANY = 300_000  # search.data_limits.MAX_IMAGES is 200,000
@@ -71,14 +70,7 @@ def test_server_paths_only_under_a_root_and_huge_folders_refused_unread(
     client = httpx.Client(
         base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {key}"}, timeout=120
     )
-
-    def up() -> bool:
-        try:
-            return client.get("/healthz").status_code == 200
-        except httpx.TransportError:  # uvicorn is still starting
-            return False
-
-    wait_until(up, timeout=120, what="the server")
+    wait_until_serving(client)
     assert client.post("/v1/devices", json={"name": "phone"}).status_code == 201
 
     def submit(data: str) -> httpx.Response:

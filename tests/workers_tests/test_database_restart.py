@@ -16,7 +16,7 @@ import optuna
 from tests.databases import throwaway_postgres
 from tests.isolation import start_agent
 from tests.processes import Spawner, free_port
-from tests.server import make_api_key
+from tests.server import make_api_key, wait_until_serving
 from tests.workers_tests.tiny_jobs import SPEC, wait_until
 
 OUTAGE_SECONDS = 20
@@ -39,14 +39,7 @@ def test_a_job_survives_a_database_restart(tmp_path: Path, spawn: Spawner) -> No
         )
         url = f"http://127.0.0.1:{port}"
         user = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=60)
-
-        def ready() -> bool:
-            try:
-                return user.get("/readyz").status_code == 200
-            except httpx.TransportError:  # uvicorn is still starting
-                return False
-
-        wait_until(ready, timeout=120, what="the API")
+        wait_until_serving(user)
         token = user.post("/v1/devices", json={"name": "cpu-1"}).json()["token"]
         agent = start_agent(spawn, "--server", url, token=token)
         runner = spawn([sys.executable, "-m", "api", "worker"], **quiet)
