@@ -80,6 +80,13 @@ class Server:
             base_url=self.url, headers={"Authorization": f"Bearer {token}"}, timeout=60
         )
 
+    def user_client(self, name: str, *, admin: bool = False) -> httpx.Client:
+        """A client holding a key of user ``name`` (created on first use)."""
+        key = make_api_key(self.database_url, name, admin=admin)
+        return httpx.Client(
+            base_url=self.url, headers={"Authorization": f"Bearer {key}"}, timeout=60
+        )
+
     def register(self, name: str) -> tuple[int, httpx.Client]:
         response = self.user.post("/v1/devices", json={"name": name, "kind": "cpu"})
         assert response.status_code == 201, response.text

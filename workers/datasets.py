@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Literal
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
@@ -25,7 +26,7 @@ UNKNOWN_DATA = (
     f"give a bundled data set ({', '.join(BUILTIN)}), the name of one of your uploaded data "
     "sets, or a path under one of the server's data roots"
 )
-DATASET_FORMATS = ("npz", "zip")
+DatasetFormat = Literal["npz", "zip"]  # npz: arrays images and labels; zip: class folders
 
 
 def data_location(
@@ -71,7 +72,7 @@ def keep_dataset(
     caller: Caller,
     name: str,
     file: str,
-    file_format: str,
+    file_format: DatasetFormat,
     sha256: str,
     size_bytes: int,
     data: ImageDataset,

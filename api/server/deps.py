@@ -47,47 +47,34 @@ class Database:
         return await run_in_threadpool(transaction)
 
 
-def _settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
+def _app_state(name: str, kind: type[T]) -> Callable[[Request], T]:
+    """A dependency that reads what the app put in ``app.state.<name>``."""
+
+    def read(request: Request) -> T:
+        value = getattr(request.app.state, name)
+        if not isinstance(value, kind):
+            raise TypeError(f"app.state.{name} is a {type(value).__name__}, not {kind.__name__}")
+        return value
+
+    return read
 
 
 def _database(request: Request) -> Database:
     return Database(request.app.state.sessions)
 
 
-def _signal(request: Request) -> QueueSignal:
-    signal: QueueSignal = request.app.state.signal
-    return signal
-
-
-def _predictors(request: Request) -> DevicePredictors:
-    predictors: DevicePredictors = request.app.state.device_predictors
-    return predictors
-
-
-def _rate_limiter(request: Request) -> KeyRateLimiter:
-    limiter: KeyRateLimiter = request.app.state.rate_limiter
-    return limiter
-
-
-def _calibrations(request: Request) -> InFlight:
-    calibrations: InFlight = request.app.state.calibrations
-    return calibrations
-
-
-def _study_storage(request: Request) -> optuna.storages.BaseStorage:
-    storage: optuna.storages.BaseStorage = request.app.state.optuna_storage
-    return storage
-
-
-SettingsDep = Annotated[Settings, Depends(_settings)]
+SettingsDep = Annotated[Settings, Depends(_app_state("settings", Settings))]
 DatabaseDep = Annotated[Database, Depends(_database)]
-SignalDep = Annotated[QueueSignal, Depends(_signal)]
-PredictorsDep = Annotated[DevicePredictors, Depends(_predictors)]
-StudyStorageDep = Annotated[optuna.storages.BaseStorage, Depends(_study_storage)]
-RateLimiterDep = Annotated[KeyRateLimiter, Depends(_rate_limiter)]
-CalibrationsDep = Annotated[InFlight, Depends(_calibrations)]
+SignalDep = Annotated[QueueSignal, Depends(_app_state("signal", QueueSignal))]
+PredictorsDep = Annotated[
+    DevicePredictors, Depends(_app_state("device_predictors", DevicePredictors))
+]
+StudyStorageDep = Annotated[
+    optuna.storages.BaseStorage,
+    Depends(_app_state("optuna_storage", optuna.storages.BaseStorage)),
+]
+RateLimiterDep = Annotated[KeyRateLimiter, Depends(_app_state("rate_limiter", KeyRateLimiter))]
+CalibrationsDep = Annotated[InFlight, Depends(_app_state("calibrations", InFlight))]
 
 
 def _token(credentials: HTTPAuthorizationCredentials | None) -> str:

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from latency.calibration import MAX_CALIBRATION, MAX_CALIBRATION_LAYERS
 from latency.measurement_csv import MAX_IMPORT_BATCH
 from latency.protocol import NAME_PATTERN, Facts, MeasurementSettings
+from workers.datasets import DatasetFormat
 from workers.progress import JobProgress
 
 
@@ -248,7 +249,7 @@ class DatasetOut(BaseModel):
     id: int
     name: str
     owner_id: int | None
-    format: Literal["npz", "zip"]
+    format: DatasetFormat
     sha256: str = Field(description="SHA-256 of the uploaded file")
     size_bytes: int
     images: int

@@ -13,18 +13,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from search.data import load_dataset
 from tests.databases import database_url
+from tests.datasets import digits_npz
 from tests.server import Server, edgenas, served
 
 JOB = {"space": "shufflenet", "devices": ["phone"], "budget": {"trials": 2}}
-
-
-def digits_npz(path: Path, count: int = 200) -> Path:
-    """``count`` real MNIST digits as an .npz upload."""
-    data = load_dataset("mnist5k").subset(count, seed=0)
-    np.savez_compressed(path, images=data.images[:, 0], labels=data.labels)
-    return path
 
 
 def kept_files(server: Server) -> list[str]:

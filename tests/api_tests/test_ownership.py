@@ -10,17 +10,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.api_tests.test_datasets_api import digits_npz
-from tests.server import Server, make_api_key
+from tests.datasets import digits_npz
+from tests.server import Server
 
 ARCH = "r32_w1.0_n10:conv_k3_c8_s2|head"
 JOB = {"space": "shufflenet", "data": "mnist5k", "budget": {"trials": 2}}
 IMPORT = {"source": "lab.csv", "measurements": [{"arch": ARCH, "latency_ms": 1.0}]}
-
-
-def client(server: Server, name: str, *, admin: bool = False) -> httpx.Client:
-    key = make_api_key(server.database_url, name, admin=admin)
-    return httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {key}"}, timeout=60)
 
 
 def register(user: httpx.Client, name: str) -> int:
@@ -33,7 +28,7 @@ def register(user: httpx.Client, name: str) -> int:
 def world(server: Server, tmp_path: Path) -> dict[str, object]:
     """Alice's private phone, her job and latency task on it, her shared lab machine and her
     data set."""
-    alice, bob = server.user, client(server, "bob")
+    alice, bob = server.user, server.user_client("bob")
     phone, lab = register(alice, "phone"), register(alice, "lab")
     assert alice.patch(f"/v1/devices/{lab}", json={"shared": True}).json()["shared"] is True
     task = alice.post("/v1/latency", json={"arch": ARCH, "device": "phone"}).json()["task_id"]
@@ -113,7 +108,7 @@ def test_a_shared_device_is_for_measuring_and_searching_not_for_changing(world: 
 
 
 def test_an_admin_sees_everyone_s_objects(server: Server, world: dict) -> None:
-    root = client(server, "root", admin=True)
+    root = server.user_client("root", admin=True)
     assert root.get(f"/v1/jobs/{world['job']}").status_code == 200
     assert root.get(f"/v1/latency/{world['task']}").status_code == 200
     assert {d["name"] for d in root.get("/v1/devices").json()} == {"phone", "lab"}

@@ -10,7 +10,6 @@ import pytest
 
 from api.server.quotas import InFlight, KeyRateLimiter
 from edgenas.errors import QuotaExceededError
-from tests.api_tests.test_ownership import client
 from tests.databases import database_url
 from tests.server import Server, served
 
@@ -50,7 +49,7 @@ def test_quotas_on_jobs_and_tasks_are_a_429_with_retry_after(strict: Server) -> 
     cancelled = strict.user.post(f"/v1/jobs/{first.json()['id']}/cancel")
     assert cancelled.status_code == 200  # a finished job frees its place
     assert strict.user.post("/v1/jobs", json=JOB).status_code == 201
-    bob = client(strict, "bob")  # quotas are per user
+    bob = strict.user_client("bob")  # quotas are per user
     assert bob.post("/v1/devices", json={"name": "phone"}).status_code == 201
     assert bob.post("/v1/jobs", json=JOB).status_code == 201
 
@@ -64,7 +63,7 @@ def test_each_key_has_its_own_request_rate(strict: Server) -> None:
     assert refused.json()["error"]["message"] == (
         "too many requests with this key: at most 30 per 1 minute"
     )
-    assert client(strict, "bob").get("/v1/devices").status_code == 200
+    assert strict.user_client("bob").get("/v1/devices").status_code == 200
 
 
 def test_in_flight_work_and_rates_refuse_the_one_over() -> None:

@@ -24,8 +24,8 @@ from latency.database import create_db_engine
 from latency.protocol import MeasurementResult, MeasurementSettings
 from search.pareto import dominates
 from space.export import export_onnx_bytes
-from tests.api_tests.test_datasets_api import digits_npz
 from tests.databases import BACKENDS, database_url
+from tests.datasets import digits_npz
 from tests.isolation import start_agent
 from tests.processes import Spawner
 from tests.server import Server, served

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
@@ -29,6 +29,7 @@ from latency.protocol import NAME_PATTERN
 from search.data import ImageDataset, load_dataset
 from search.data_limits import DataError
 from workers.datasets import (
+    DatasetFormat,
     check_new_dataset,
     delete_dataset,
     get_dataset,
@@ -57,7 +58,7 @@ async def upload(
     request: Request,
     name: Annotated[str, Query(pattern=NAME_PATTERN, description="unique among yours")],
     file_format: Annotated[
-        Literal["npz", "zip"],
+        DatasetFormat,
         Query(alias="format", description="npz: arrays images and labels; zip: class folders"),
     ],
     db: DatabaseDep,
