@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -68,7 +69,16 @@ def get_device(session: Session, device_id: int) -> Device:
     return device
 
 
-def may_use(caller: Caller, device: Device) -> bool:
+@dataclass(frozen=True)
+class DeviceAccess:
+    """Who may use a device, read without its row (``queue.task_views``)."""
+
+    name: str
+    shared: bool
+    owner_id: int | None
+
+
+def may_use(caller: Caller, device: Device | DeviceAccess) -> bool:
     return device.shared or caller.owns(device.owner_id)
 
 

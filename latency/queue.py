@@ -9,10 +9,11 @@ SQLite and PostgreSQL alike; PostgreSQL also skips rows other transactions hold.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -24,7 +25,7 @@ from edgenas.errors import (
     QuotaExceededError,
 )
 from latency.database import claim_oldest
-from latency.devices import get_device, may_use
+from latency.devices import DeviceAccess, get_device, may_use
 from latency.protocol import MIN_SECONDS_PER_RUN, MeasurementResult, MeasurementSettings
 from latency.tables import (
     Device,
@@ -135,8 +136,58 @@ def usable_task(session: Session, task_id: int, caller: Caller) -> MeasurementTa
     request for the same measurement would get the same task or record)."""
     task = session.get(MeasurementTask, task_id)
     if task is None or not may_use(caller, get_device(session, task.device_id)):
-        raise NotFoundError(f"no latency task {task_id}")
+        raise _no_task(task_id)
     return task
+
+
+def _no_task(task_id: int) -> NotFoundError:
+    return NotFoundError(f"no latency task {task_id}")
+
+
+@dataclass(frozen=True)
+class TaskView:
+    """What a held wait re-checks about a task, read for many tasks in one query."""
+
+    state: TaskState
+    arch: str
+    arch_hash: str
+    error: str | None
+    device: DeviceAccess
+
+
+def task_views(db: Session | Connection, task_ids: Collection[int]) -> dict[int, TaskView]:
+    """Those of the tasks that exist, with their devices' access, in one query."""
+    rows = db.execute(
+        select(
+            MeasurementTask.id,
+            MeasurementTask.state,
+            MeasurementTask.arch,
+            MeasurementTask.arch_hash,
+            MeasurementTask.error,
+            Device.name,
+            Device.shared,
+            Device.owner_id,
+        )
+        .join(Device, Device.id == MeasurementTask.device_id)
+        .where(MeasurementTask.id.in_(task_ids))
+    )
+    return {
+        row.id: TaskView(
+            row.state,
+            row.arch,
+            row.arch_hash,
+            row.error,
+            DeviceAccess(row.name, row.shared, row.owner_id),
+        )
+        for row in rows
+    }
+
+
+def visible_task(view: TaskView | None, task_id: int, caller: Caller) -> TaskView:
+    """The view of a task on a device the caller may use (see ``usable_task``)."""
+    if view is None or not may_use(caller, view.device):
+        raise _no_task(task_id)
+    return view
 
 
 def request_measurement(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from itertools import pairwise
 from typing import Any
 
@@ -291,8 +292,10 @@ def primitives(arch: Arch) -> tuple[Primitive, ...]:
     return (*ops, *_arch_head(arch, plan[-1])[0].primitives)
 
 
+@lru_cache(maxsize=1024)
 def profile_arch(arch: Arch) -> Profile:
-    """Per-layer and total parameters, MACs and peak activation memory of ``arch``."""
+    """Per-layer and total parameters, MACs and peak activation memory of ``arch``
+    (remembered: size caps check the same architectures on every request)."""
     rows: list[LayerProfile] = []
     plan = plan_layers(arch)
     for layer in plan:

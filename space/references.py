@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 
 from space.arch import Arch, parse_arch
 from space.errors import ArchError, UnknownPresetError
@@ -120,8 +121,10 @@ def reference_arch(name: str) -> Arch:
         raise ArchError("width", width, "must be a number such as 0.5") from None
 
 
+@lru_cache(maxsize=1024)
 def resolve_arch(name_or_string: str) -> Arch:
-    """An architecture string, or the name of a reference preset."""
+    """An architecture string, or the name of a reference preset (remembered: the server
+    resolves the same few names on every request, and an ``Arch`` is immutable)."""
     return (
         parse_arch(name_or_string)
         if ":" in name_or_string and not name_or_string.startswith("fbnet:")

@@ -3,6 +3,7 @@ commands that run on the server share."""
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated, Any
@@ -72,9 +73,15 @@ def serve(
     )
     stack = EmbeddedStack(settings, runners=runners, local_agent=local_agent)
     stack.start()
+    app = create_app(settings)
+    # What is loaded by now lives as long as the process: keep it out of the collector's full
+    # passes, which otherwise stall every request for ~150 ms every few seconds
+    # (benchmarks/server_load.py; gc.freeze in the standard library's gc documentation).
+    gc.collect()
+    gc.freeze()
     try:
         uvicorn.run(
-            create_app(settings),
+            app,
             host=settings.host,
             port=settings.port,
             timeout_keep_alive=KEEP_ALIVE_SECONDS,

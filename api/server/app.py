@@ -6,6 +6,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from anyio import CapacityLimiter
 from fastapi import Depends, FastAPI
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
@@ -13,9 +14,11 @@ from sqlalchemy.orm import sessionmaker
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
+from api.server.coalesce import Coalescer
 from api.server.database import schema_is_current, upgrade_database
 from api.server.deps import known_query_only
 from api.server.errors import error_response, install_error_handlers
+from api.server.keys import callers_of_keys
 from api.server.limits import BodySizeLimit
 from api.server.quotas import InFlight, KeyRateLimiter
 from api.server.routes import agent, datasets, devices, jobs, latency
@@ -24,12 +27,14 @@ from api.server.settings import Settings, loopback_hosts
 from api.server.signals import QueueSignal
 from latency.database import create_db_engine
 from latency.device_predictor import DevicePredictors
+from latency.queue import task_views
 from workers.study_storage import study_storage
 
 log = logging.getLogger("edgenas.server")
-# as many connections as request threads (anyio's 40), so no request waits for one; SQLite
-# keeps SQLAlchemy's own pool (one writer at a time anyway)
-SERVER_POOL = {"pool_size": 20, "max_overflow": 20}
+HELD_LANE_THREADS = 4  # threads for long-poll re-checks (deps.Database.run_held)
+# as many connections as threads (anyio's 40 request threads and the held lane's), so no
+# request waits for one; SQLite keeps SQLAlchemy's own pool (one writer at a time anyway)
+SERVER_POOL = {"pool_size": 20, "max_overflow": 20 + HELD_LANE_THREADS}
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -44,6 +49,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.sessions = sessionmaker(engine, expire_on_commit=False)
         app.state.optuna_storage = study_storage(settings.database_url)
         app.state.signal = QueueSignal()
+        app.state.held_lane = CapacityLimiter(HELD_LANE_THREADS)
+        app.state.key_lookups = Coalescer(engine, callers_of_keys)
+        app.state.task_views = Coalescer(engine, task_views, limiter=app.state.held_lane)
         app.state.device_predictors = DevicePredictors()
         if settings.local_dev_no_auth:
             log.warning("local development mode: /v1 routes accept requests without API keys")

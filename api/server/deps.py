@@ -11,12 +11,14 @@ from dataclasses import dataclass
 from typing import Annotated, TypeVar
 
 import optuna
+from anyio import CapacityLimiter, to_thread
 from fastapi import Depends, HTTPException, Path, Query, Request
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
+from api.server.coalesce import Coalescer
 from api.server.keys import authenticate_key
 from api.server.quotas import InFlight, KeyRateLimiter
 from api.server.settings import Settings
@@ -25,6 +27,7 @@ from edgenas.callers import LOCAL_DEVELOPER, Caller
 from edgenas.errors import InvalidRequestError
 from latency.device_predictor import DevicePredictors
 from latency.devices import authenticate_device, hash_token
+from latency.queue import TaskView
 
 T = TypeVar("T")
 bearer = HTTPBearer(auto_error=False)
@@ -33,18 +36,26 @@ Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 
 @dataclass(frozen=True)
 class Database:
-    """The server's sessions; ``run`` does a piece of work in one committed transaction."""
+    """The server's sessions; ``run`` does a piece of work in one committed transaction.
+
+    Long-polls re-check the database while they are held, and hundreds of them start and time
+    out together. ``run_held`` gives those checks a few threads of their own (``held_lane``),
+    so a herd of them queues there instead of in front of every other request."""
 
     sessions: sessionmaker[Session]
+    held_lane: CapacityLimiter
 
     async def run(self, work: Callable[[Session], T]) -> T:
-        """Run ``work`` in one committed transaction on a worker thread."""
+        """Run ``work`` in one committed transaction on a request thread."""
+        return await run_in_threadpool(self._transaction, work)
 
-        def transaction() -> T:
-            with self.sessions.begin() as session:
-                return work(session)
+    async def run_held(self, work: Callable[[Session], T]) -> T:
+        """Run ``work`` in one committed transaction on the long-polls' own threads."""
+        return await to_thread.run_sync(self._transaction, work, limiter=self.held_lane)
 
-        return await run_in_threadpool(transaction)
+    def _transaction(self, work: Callable[[Session], T]) -> T:
+        with self.sessions.begin() as session:
+            return work(session)
 
 
 def _app_state(name: str, kind: type[T]) -> Callable[[Request], T]:
@@ -60,7 +71,7 @@ def _app_state(name: str, kind: type[T]) -> Callable[[Request], T]:
 
 
 def _database(request: Request) -> Database:
-    return Database(request.app.state.sessions)
+    return Database(request.app.state.sessions, request.app.state.held_lane)
 
 
 SettingsDep = Annotated[Settings, Depends(_app_state("settings", Settings))]
@@ -75,6 +86,8 @@ StudyStorageDep = Annotated[
 ]
 RateLimiterDep = Annotated[KeyRateLimiter, Depends(_app_state("rate_limiter", KeyRateLimiter))]
 CalibrationsDep = Annotated[InFlight, Depends(_app_state("calibrations", InFlight))]
+KeyLookupsDep = Annotated[Coalescer[str, Caller], Depends(_app_state("key_lookups", Coalescer))]
+TaskViewsDep = Annotated[Coalescer[int, TaskView], Depends(_app_state("task_views", Coalescer))]
 
 
 def _token(credentials: HTTPAuthorizationCredentials | None) -> str:
@@ -84,14 +97,14 @@ def _token(credentials: HTTPAuthorizationCredentials | None) -> str:
 
 
 async def require_user(
-    settings: SettingsDep, db: DatabaseDep, limiter: RateLimiterDep, credentials: Credentials
+    settings: SettingsDep, keys: KeyLookupsDep, limiter: RateLimiterDep, credentials: Credentials
 ) -> Caller:
     """The user of a valid, unrevoked API key within its request rate (or, with the
     local-development flag, an admin without a key)."""
     if settings.local_dev_no_auth:
         return LOCAL_DEVELOPER
     token = _token(credentials)
-    caller = await db.run(lambda s: authenticate_key(s, token))
+    caller = await keys.get(hash_token(token))
     if caller is None:
         raise HTTPException(401, "unknown or revoked API key")
     limiter.hit(hash_token(token))

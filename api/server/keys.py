@@ -4,8 +4,9 @@ revocable one by one or with their user."""
 from __future__ import annotations
 
 import secrets
+from collections.abc import Collection
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
 from api.server.tables import ApiKey, User
@@ -22,18 +23,25 @@ def create_api_key(session: Session, user: User, name: str | None = None) -> str
     return key
 
 
-def authenticate_key(session: Session, key: str) -> Caller | None:
+def authenticate_key(db: Session | Connection, key: str) -> Caller | None:
     """The caller a key stands for, while neither the key nor its user is revoked."""
-    found = session.execute(
-        select(User.id, User.name, User.admin)
+    key_hash = hash_token(key)
+    return callers_of_keys(db, {key_hash}).get(key_hash)
+
+
+def callers_of_keys(db: Session | Connection, key_hashes: Collection[str]) -> dict[str, Caller]:
+    """The callers of those of ``key_hashes`` (SHA-256 of keys) that are valid: neither the
+    key nor its user revoked. One query for many keys (see ``key_lookups``)."""
+    rows = db.execute(
+        select(ApiKey.key_hash, User.id, User.name, User.admin)
         .join(ApiKey, ApiKey.user_id == User.id)
         .where(
-            ApiKey.key_hash == hash_token(key),
+            ApiKey.key_hash.in_(key_hashes),
             ApiKey.revoked_at.is_(None),
             User.revoked_at.is_(None),
         )
-    ).first()
-    return None if found is None else Caller(found.id, found.name, found.admin)
+    )
+    return {row.key_hash: Caller(row.id, row.name, row.admin) for row in rows}
 
 
 def list_api_keys(session: Session) -> list[tuple[ApiKey, str]]:

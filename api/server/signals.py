@@ -1,20 +1,20 @@
 """Wakes long-polling requests when the queue changes, instead of making them poll fast.
 
-In-process only: waiters still re-check every ``fallback`` seconds, which covers changes made
-by other processes (a separate runner) at a modest delay. Each re-check is a database query,
-so the fallback is what hundreds of held long-polls cost (``benchmarks/server_load.py``).
+In-process only: waiters still re-check every ``fallback`` seconds (spread at random), which
+covers changes made by other processes (a separate runner) at a modest delay. What a
+re-check costs is the caller's: held latency waits share theirs (``api.server.coalesce``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import random
 import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 T = TypeVar("T")
+HOLD_SPREAD = 0.2
 
 
 class QueueSignal:
@@ -28,16 +28,26 @@ class QueueSignal:
         self._event = asyncio.Event()
 
     async def wait_for(
-        self, check: Callable[[], Awaitable[T | None]], timeout: float, fallback: float = 3.0
-    ) -> T | None:
-        """Call ``check`` until it returns something or ``timeout`` seconds pass."""
-        deadline = time.monotonic() + timeout
+        self,
+        check: Callable[[], Awaitable[T]],
+        done: Callable[[T], bool],
+        timeout: float,
+        fallback: float = 3.0,
+    ) -> T:
+        """Call ``check`` until its answer is ``done`` or the wait is over; the last answer
+        either way (a timeout costs no extra query). With no news the wait ends within the
+        last fifth of ``timeout``, at random: long-polls that arrived together leave apart
+        instead of coming back as one herd."""
+        deadline = time.monotonic() + timeout * random.uniform(1 - HOLD_SPREAD, 1)
         while True:
             event = self._event
             found = await check()
             remaining = deadline - time.monotonic()
-            if found is not None or remaining <= 0:
+            if done(found) or remaining <= 0:
                 return found
             pause = fallback * random.uniform(0.5, 1.5)  # spread: no herd of re-checks at once
-            with contextlib.suppress(TimeoutError):
+            try:
                 await asyncio.wait_for(event.wait(), min(remaining, pause))
+            except TimeoutError:
+                if pause >= remaining:  # the deadline came with no news: the answer stands
+                    return found

@@ -54,6 +54,20 @@ def test_measure_lease_report_then_cache_hit(server: Server) -> None:
     assert devices[0]["name"] == "cpu-1" and devices[0]["online"] is True
 
 
+def test_a_held_wait_without_news_answers_as_a_read_does(server: Server) -> None:
+    """A held wait re-checks through a query shared by all held waits; its answer at the
+    end is the same as a plain read's."""
+    _, agent = server.register("cpu-1")
+    task_id = server.user.post("/v1/latency", json={"arch": ARCH, "device": "cpu-1"}).json()[
+        "task_id"
+    ]
+    assert agent.post("/v1/agent/tasks/lease", json={"agent_id": "a1"}).status_code == 200
+    read = server.user.get(f"/v1/latency/{task_id}")
+    held = server.user.get(f"/v1/latency/{task_id}", params={"wait_seconds": 0.5})
+    assert held.status_code == read.status_code == 200
+    assert held.json() == read.json() and held.json()["status"] == "leased"
+
+
 def test_agent_failure_is_reported_with_its_text(server: Server) -> None:
     _, agent = server.register("cpu-1")
     task_id = server.user.post("/v1/latency", json={"arch": ARCH, "device": "cpu-1"}).json()[

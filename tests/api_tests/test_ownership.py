@@ -64,6 +64,7 @@ ALICES_OBJECTS = [
     ("POST", "/v1/devices/{phone}/calibrate", {"space": "shufflenet", "count": 1}),
     ("GET", "/v1/devices/{phone}/predictor", None),
     ("GET", "/v1/latency/{task}", None),
+    ("GET", "/v1/latency/{task}?wait_seconds=5", None),
     ("POST", "/v1/latency", {"arch": ARCH, "device": "phone"}),
     ("GET", "/v1/datasets/{dataset}", None),
     ("DELETE", "/v1/datasets/{dataset}", None),

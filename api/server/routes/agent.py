@@ -53,10 +53,10 @@ async def lease(
         task = lease_next(session, device, body.agent_id, duration)
         return None if task is None else LeasedTask.model_validate(task)
 
-    async def attempt() -> LeasedTask | None:
-        return await db.run(take)
+    timeout = min(body.wait_seconds, settings.max_wait_seconds)
+    run = db.run_held if timeout > 0 else db.run
 
-    task = await signal.wait_for(attempt, min(body.wait_seconds, settings.max_wait_seconds))
+    task = await signal.wait_for(lambda: run(take), lambda leased: leased is not None, timeout)
     return task if task is not None else Response(status_code=204)
 
 

@@ -16,6 +16,7 @@ from api.server.deps import (
     ObjectId,
     SettingsDep,
     SignalDep,
+    TaskViewsDep,
     require_user,
 )
 from api.server.schemas import LatencyOut, LatencyRequest, RecordOut
@@ -23,11 +24,14 @@ from edgenas.callers import Caller
 from latency.devices import device_by_name
 from latency.queue import (
     Exporter,
+    TaskView,
+    cached_record,
     check_fits_lease,
     check_task_quota,
     request_measurement,
     unexported,
     usable_task,
+    visible_task,
 )
 from latency.tables import Device, LatencyRecord, MeasurementTask, TaskState
 from space import Arch
@@ -66,6 +70,18 @@ def sized_arch(text: str, caps: SizeCaps) -> Arch:
     return arch
 
 
+def cached_status(arch: Arch, device: Device, record: LatencyRecord) -> LatencyOut:
+    """The answer for a latency already measured: nothing is queued."""
+    return LatencyOut(
+        status="done",
+        arch=str(arch),
+        arch_hash=arch.hash,
+        device=device.name,
+        cached=True,
+        record=RecordOut.model_validate(record),
+    )
+
+
 def task_status(session: Session, task: MeasurementTask) -> LatencyOut:
     device = session.get(Device, task.device_id)
     record = session.get(LatencyRecord, task.record_id) if task.record_id else None
@@ -80,24 +96,42 @@ def task_status(session: Session, task: MeasurementTask) -> LatencyOut:
     )
 
 
+FINISHED = (TaskState.DONE, TaskState.FAILED)
+
+
 async def _wait_for_task(
     db: DatabaseDep,
     settings: SettingsDep,
     signal: SignalDep,
+    tasks: TaskViewsDep,
     caller: Caller,
     task_id: ObjectId,
     wait_seconds: float,
 ) -> LatencyOut:
+    """The task's status, once finished or after ``wait_seconds``. A held wait checks the
+    task in a query shared with every other held wait, and reads it in full once finished."""
+
     def read(session: Session) -> LatencyOut:
         return task_status(session, usable_task(session, task_id, caller))
 
-    async def finished() -> LatencyOut | None:
-        status = await db.run(read)
-        return status if status.status in (TaskState.DONE, TaskState.FAILED) else None
-
     timeout = min(wait_seconds, settings.max_wait_seconds)
-    done = await signal.wait_for(finished, timeout)
-    return done if done is not None else await db.run(read)
+    if timeout <= 0:
+        return await db.run(read)
+
+    async def look() -> TaskView:
+        return visible_task(await tasks.get(task_id), task_id, caller)
+
+    view = await signal.wait_for(look, lambda seen: seen.state in FINISHED, timeout)
+    if view.state in FINISHED:
+        return await db.run_held(read)
+    return LatencyOut(
+        status=view.state,
+        arch=view.arch,
+        arch_hash=view.arch_hash,
+        device=view.device.name,
+        task_id=task_id,
+        error=view.error,
+    )
 
 
 @router.post("", response_model=LatencyOut)
@@ -106,13 +140,29 @@ async def measure(
     db: DatabaseDep,
     settings: SettingsDep,
     signal: SignalDep,
+    tasks: TaskViewsDep,
     caller: CallerDep,
 ) -> LatencyOut:
     """Latency of an architecture on a device: a cached record, or a queued measurement
     (optionally waited for up to ``wait_seconds``). The network's size is checked first, and
     its model exported outside the transaction."""
     check_fits_lease(body.settings, settings.lease_seconds, "settings")
-    arch = await run_in_threadpool(sized_arch, body.arch, settings.size_caps())
+    caps = settings.size_caps()
+
+    def look_up(session: Session) -> LatencyOut | Arch:
+        """The cached answer (the common case: one short transaction), else the checked
+        architecture to queue."""
+        arch = sized_arch(body.arch, caps)
+        if body.fresh:
+            return arch
+        device = device_by_name(session, body.device, caller)
+        record = cached_record(session, device, arch.hash, body.settings)
+        return arch if record is None else cached_status(arch, device, record)
+
+    found = await db.run(look_up)
+    if isinstance(found, LatencyOut):
+        return found
+    arch = found
 
     def check(session: Session) -> None:
         device_by_name(session, body.device, caller)
@@ -133,15 +183,8 @@ async def measure(
             owner_id=caller.user_id,
         )
         session.flush()
-        if isinstance(found, LatencyRecord):
-            return LatencyOut(
-                status="done",
-                arch=str(arch),
-                arch_hash=arch.hash,
-                device=device.name,
-                cached=True,
-                record=RecordOut.model_validate(found),
-            )
+        if isinstance(found, LatencyRecord):  # measured since the first look
+            return cached_status(arch, device, found)
         return task_status(session, found)
 
     status = await db.run(work)
@@ -150,7 +193,9 @@ async def measure(
     signal.notify()
     if body.wait_seconds == 0:
         return status
-    return await _wait_for_task(db, settings, signal, caller, status.task_id, body.wait_seconds)
+    return await _wait_for_task(
+        db, settings, signal, tasks, caller, status.task_id, body.wait_seconds
+    )
 
 
 @router.get("/{task_id}", response_model=LatencyOut)
@@ -159,8 +204,9 @@ async def show(
     db: DatabaseDep,
     settings: SettingsDep,
     signal: SignalDep,
+    tasks: TaskViewsDep,
     caller: CallerDep,
     wait_seconds: Annotated[float, Query(ge=0, le=300)] = 0,
 ) -> LatencyOut:
     """State of a measurement; waits up to ``wait_seconds`` for it to finish."""
-    return await _wait_for_task(db, settings, signal, caller, task_id, wait_seconds)
+    return await _wait_for_task(db, settings, signal, tasks, caller, task_id, wait_seconds)
