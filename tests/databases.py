@@ -10,6 +10,7 @@ import contextlib
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -55,6 +56,16 @@ def database_url(backend: str, tmp_path: Path) -> Iterator[str]:
     else:
         with postgres_database() as url:
             yield url
+
+
+def operator_command(*args: str, url: str) -> subprocess.CompletedProcess[str]:
+    """``edgenas ARGS --database-url URL`` (users, keys, migrate) in its own process."""
+    return subprocess.run(
+        [sys.executable, "-m", "api", *args, "--database-url", url],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def dispose(engine: Engine) -> None:

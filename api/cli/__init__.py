@@ -14,7 +14,7 @@ from api.cli.demo_commands import demo
 from api.cli.job_commands import app as jobs_app
 from api.cli.latency_commands import app as latency_app
 from api.cli.search_commands import app as search_app
-from api.cli.server_commands import serve, worker
+from api.cli.server_commands import migrate, serve, worker
 from api.cli.space_commands import app as space_app
 from api.client.agent_command import agent
 
@@ -28,6 +28,7 @@ app.add_typer(jobs_app, name="jobs")
 app.add_typer(datasets_app, name="datasets")
 app.command()(serve)
 app.command()(worker)
+app.command()(migrate)
 app.command()(demo)
 app.command()(agent)
 

@@ -13,6 +13,7 @@ import typer
 from api.client.options import fail
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
     from sqlalchemy.orm import Session
 
     from api.server.settings import Settings
@@ -111,18 +112,40 @@ def worker(
         stack.stop()
 
 
+def migrate(database_url: DatabaseUrl = None) -> None:
+    """Upgrade the database schema to the newest revision, then exit: a deployment's one-shot
+    step before its servers and workers start (they upgrade on start too, once between them)."""
+    with upgraded_engine(database_url):
+        pass
+    typer.echo("database schema is current")
+
+
 @contextmanager
-def database_session(database_url: str | None) -> Iterator[Session]:
-    """A transaction on the (upgraded) database, for the user and key commands."""
-    from sqlalchemy.orm import sessionmaker
+def upgraded_engine(database_url: str | None) -> Iterator[Engine]:
+    """An engine on the server's database, its schema upgraded; a database that cannot be
+    reached is one error line."""
+    from sqlalchemy.exc import DBAPIError
 
     from api.server.database import upgrade_database
     from latency.database import create_db_engine
 
     engine = create_db_engine(settings_from(database_url).database_url)
     try:
-        upgrade_database(engine)
-        with sessionmaker(engine).begin() as session:
-            yield session
+        try:
+            upgrade_database(engine)
+        except DBAPIError as exc:
+            where = engine.url.render_as_string(hide_password=True)
+            reason = " ".join(str(exc.orig).split())  # the driver's text spans lines
+            raise fail(f"cannot use the database at {where}: {reason}") from None
+        yield engine
     finally:
         engine.dispose()
+
+
+@contextmanager
+def database_session(database_url: str | None) -> Iterator[Session]:
+    """A transaction on the (upgraded) database, for the user and key commands."""
+    from sqlalchemy.orm import sessionmaker
+
+    with upgraded_engine(database_url) as engine, sessionmaker(engine).begin() as session:
+        yield session

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import httpx
@@ -11,16 +9,8 @@ import pytest
 
 from api.server.settings import Settings
 from tests.databases import BACKENDS, database_url
+from tests.databases import operator_command as edgenas
 from tests.server import running_server
-
-
-def edgenas(*args: str, url: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "api", *args, "--database-url", url],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def status(base: str, key: str) -> int:
