@@ -37,6 +37,7 @@ class TrialAttrs:
     stopped_early: bool = False
     error: str | None = None  # why the evaluation failed
     retry_of: int | None = None  # the abandoned trial this one runs again
+    evaluated_on: str | None = None  # the id of the Ray node that evaluated it
 
     @classmethod
     def of(cls, trial: FrozenTrial) -> TrialAttrs:
@@ -90,6 +91,11 @@ def store_evaluation(
     _store(trial, epoch_accuracies=list(epoch_accuracies), stopped_early=stopped_early)
 
 
+def store_evaluated_on(trial: optuna.Trial, node_id: str) -> None:
+    """Where the evaluation ran: a Ray node id (a cluster's nodes are told apart by it)."""
+    _store(trial, evaluated_on=node_id)
+
+
 def store_error(trial: optuna.Trial, error: str) -> None:
     _store(trial, error=error)
 
@@ -120,6 +126,7 @@ class TrialRecord:
     zero_cost: float | None = None
     error: str | None = None  # why the evaluation failed (jobs keep failed trials)
     latency_predicted: tuple[str, ...] = ()  # devices whose latency was predicted, not measured
+    evaluated_on: str | None = None  # the Ray node that evaluated it
 
     def point(self, devices: Sequence[str]) -> tuple[float, ...]:
         """(accuracy, latency on each device): where the trial sits among the objectives."""
@@ -159,4 +166,5 @@ def record_of(trial: FrozenTrial, devices: Sequence[str]) -> TrialRecord:
         zero_cost=attrs.zero_cost,
         error=attrs.error,
         latency_predicted=attrs.latency_predicted,
+        evaluated_on=attrs.evaluated_on,
     )

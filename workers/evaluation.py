@@ -12,9 +12,11 @@ candidate.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import lru_cache
 
 import optuna
+import ray
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
 
@@ -55,6 +57,14 @@ def _latency_source(
     )
 
 
+@dataclass(frozen=True)
+class NodeOutcome:
+    """An evaluation's outcome and the Ray node it ran on (kept on the trial)."""
+
+    outcome: Outcome
+    node_id: str
+
+
 def evaluate_in_worker(
     spec_json: str,
     data_location: str | None,
@@ -62,7 +72,7 @@ def evaluate_in_worker(
     study_name: str,
     candidate: Candidate,
     devices: Mapping[str, int],
-) -> Outcome:
+) -> NodeOutcome:
     """Measure and train ``candidate`` for the job ``spec_json`` describes, on its data at
     ``data_location`` and on ``devices`` (the job's, by name and id)."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -73,4 +83,7 @@ def evaluate_in_worker(
         if job.settings.mode == "mnas"
         else None
     )
-    return evaluate_candidate(candidate, job.settings, job.train, job.validation, latency, reports)
+    outcome = evaluate_candidate(
+        candidate, job.settings, job.train, job.validation, latency, reports
+    )
+    return NodeOutcome(outcome, ray.get_runtime_context().get_node_id())

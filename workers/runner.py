@@ -41,11 +41,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from edgenas.errors import NotFoundError
 from latency.database import is_transient, retry_transient
 from latency.tables import utcnow
-from search.engine import Outcome, Proposal, conclude, propose
+from search.engine import Proposal, conclude, propose
 from search.study import SearchSettings, create_study
-from search.trial_record import TrialRecord, retry_attrs, store_error
+from search.trial_record import TrialRecord, retry_attrs, store_error, store_evaluated_on
 from space.size_caps import SizeCaps
-from workers.evaluation import evaluate_in_worker
+from workers.evaluation import NodeOutcome, evaluate_in_worker
 from workers.jobs import (
     claim_job,
     finish_job,
@@ -231,7 +231,7 @@ class Runner:
             for ref in ready:
                 proposal = in_flight.pop(ref)
                 try:
-                    outcome: Outcome | Exception = ray.get(ref)
+                    outcome: NodeOutcome | Exception = ray.get(ref)
                 except Exception as exc:  # the evaluation raised: the trial fails, the job goes on
                     outcome = exc
                     failures.append(f"trial {proposal.candidate.number}: {exc}")
@@ -322,13 +322,14 @@ def _store(
     study: optuna.Study,
     settings: SearchSettings,
     proposal: Proposal,
-    outcome: Outcome | Exception,
+    outcome: NodeOutcome | Exception,
 ) -> None:
-    """Store what an evaluation found, or why it failed. Safe to repeat: a tell that landed
-    before the connection dropped is not told twice."""
+    """Store what an evaluation found and where, or why it failed. Safe to repeat: a tell that
+    landed before the connection dropped is not told twice."""
     with contextlib.suppress(UpdateFinishedTrialError):
-        if isinstance(outcome, Outcome):
-            conclude(study, settings, proposal, outcome)
+        if isinstance(outcome, NodeOutcome):
+            store_evaluated_on(proposal.trial, outcome.node_id)
+            conclude(study, settings, proposal, outcome.outcome)
             return
         store_error(proposal.trial, f"{type(outcome).__name__}: {outcome}"[:MAX_ERROR_CHARS])
         study.tell(proposal.trial, state=TrialState.FAIL)

@@ -224,6 +224,7 @@ class TrialOut(BaseModel):
     latency_predicted: tuple[str, ...] = Field(
         (), description="devices whose latency was predicted; the others' were measured"
     )
+    evaluated_on: str | None = Field(None, description="the Ray node that evaluated it")
 
 
 class TrialPage(BaseModel):

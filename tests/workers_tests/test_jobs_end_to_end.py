@@ -87,6 +87,8 @@ def test_a_job_runs_to_a_true_pareto_front_with_loadable_models(
     assert trials["total"] == 4
     accuracies = [t["accuracy"] for t in trials["items"]]
     assert accuracies == sorted(accuracies)
+    local_node = ray.get_runtime_context().get_node_id()  # this test's one-node Ray
+    assert {t["evaluated_on"] for t in trials["items"]} == {local_node}
     front = server.user.get(f"/v1/jobs/{job_id}/pareto").json()["members"]
     assert front
     points = [(t["accuracy"], t["latency_ms"]["cpu-1"]) for t in trials["items"]]
