@@ -69,6 +69,8 @@ def test_the_services_start_in_order_and_share_what_they_must(
     assert services["worker"]["environment"]["EDGENAS_RAY_ADDRESS"] == ray_head
     assert f"--address={ray_head}" in " ".join(services["worker"]["entrypoint"])
     assert f"--address={ray_head}" in services["ray-worker"]["command"]
+    for ray_node in ("ray-head", "ray-worker", "worker"):  # one cluster token for all
+        assert services[ray_node]["environment"]["RAY_AUTH_MODE"] == "token"
     data_users = {"api", "worker", "ray-head", "ray-worker"}
     assert all("edgenas-data:/data" in services[name]["volumes"] for name in data_users)
     assert services["agent"]["profiles"] == ["agent"]
