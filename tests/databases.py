@@ -13,9 +13,10 @@ import subprocess
 import sys
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -78,28 +79,46 @@ POSTGRES_BIN = next(Path("/usr/lib/postgresql").glob("*/bin"), Path("/usr/lib/po
 class ThrowawayPostgres:
     """A PostgreSQL cluster of the test's own (``initdb`` and ``pg_ctl`` as the ``postgres``
     user, in a temporary folder it owns, on a free port), which the test may stop and start:
-    the machine's shared server is never touched."""
+    the machine's shared server is never touched. ``host`` is the address it listens on;
+    ``prefix`` runs its commands elsewhere (``ip netns exec NS``), where ``clients`` (a CIDR)
+    may connect without a password."""
 
-    def __init__(self, folder: Path, port: int) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        port: int,
+        host: str = "127.0.0.1",
+        prefix: Sequence[str] = (),
+        clients: str | None = None,
+    ) -> None:
         self.data = folder / "cluster"
         self.port = port
-        self.url = f"postgresql+psycopg://postgres@127.0.0.1:{port}/edgenas"
+        self.host = host
+        self.prefix = list(prefix)
+        self.clients = clients
+        self.url = f"postgresql+psycopg://postgres@{host}:{port}/edgenas"
 
     def _as_postgres(self, *argv: str) -> None:
         subprocess.run(
-            ["runuser", "-u", "postgres", "--", *argv], check=True, capture_output=True, timeout=120
+            [*self.prefix, "runuser", "-u", "postgres", "--", *argv],
+            check=True,
+            capture_output=True,
+            timeout=120,
         )
 
     def create(self) -> None:
         shutil.chown(self.data.parent, "postgres", "postgres")
         self._as_postgres(str(POSTGRES_BIN / "initdb"), "-D", str(self.data), "-A", "trust")
+        if self.clients:
+            with (self.data / "pg_hba.conf").open("a") as rules:
+                rules.write(f"host all all {self.clients} trust\n")
         self.start()
         self._as_postgres(
-            str(POSTGRES_BIN / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "edgenas"
+            str(POSTGRES_BIN / "createdb"), "-h", self.host, "-p", str(self.port), "edgenas"
         )
 
     def start(self) -> None:
-        options = f"-p {self.port} -k {self.data} -c listen_addresses=127.0.0.1"
+        options = f"-p {self.port} -k {self.data} -c listen_addresses={self.host}"
         self._as_postgres(
             str(POSTGRES_BIN / "pg_ctl"), "-D", str(self.data), "-o", options,
             "-l", str(self.data / "log"), "-w", "start",
@@ -112,16 +131,17 @@ class ThrowawayPostgres:
 
 
 @contextmanager
-def throwaway_postgres(port: int) -> Iterator[ThrowawayPostgres]:
+def throwaway_postgres(port: int, **where: Any) -> Iterator[ThrowawayPostgres]:
     """A running throwaway cluster; stopped and removed afterwards. Its folder is a fresh one
-    under /tmp (pytest's are private to root, where the postgres user cannot go)."""
+    under /tmp (pytest's are private to root, where the postgres user cannot go). ``where``:
+    ``ThrowawayPostgres``'s host, prefix and clients."""
     if not (POSTGRES_BIN / "initdb").exists():
         message = f"no initdb under {POSTGRES_BIN}"
         if os.environ.get("CI") == "true":
             pytest.fail(message)
         pytest.skip(message)
     folder = Path(tempfile.mkdtemp(prefix="edgenas-pg-"))
-    cluster = ThrowawayPostgres(folder, port)
+    cluster = ThrowawayPostgres(folder, port, **where)
     try:
         cluster.create()
         yield cluster
