@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 
 from api.client.options import error_message
+from api.client.patience import patient_get
 
 FINISHED = ("done", "failed")
 POLL_SECONDS = 30.0
@@ -26,12 +27,17 @@ class LatencyRequestError(Exception):
 
 
 def wait_for_task(client: httpx.Client, task_id: int, wait_seconds: float) -> dict[str, Any]:
-    """The task's status once it is done or failed, or when ``wait_seconds`` have passed."""
+    """The task's status once it is done or failed, or when ``wait_seconds`` have passed
+    (across a restart of the server)."""
     deadline = time.monotonic() + wait_seconds
     while True:
         poll = max(0.0, min(deadline - time.monotonic(), POLL_SECONDS))
-        response = client.get(
-            f"/v1/latency/{task_id}", params={"wait_seconds": poll}, timeout=poll + 60
+        response = patient_get(
+            client,
+            f"/v1/latency/{task_id}",
+            deadline,
+            params={"wait_seconds": poll},
+            timeout=poll + 60,
         )
         if response.status_code != 200:
             raise LatencyRequestError(response)

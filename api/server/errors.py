@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from optuna.exceptions import StorageInternalError
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
@@ -81,7 +82,8 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(422, str(exc), {"field": field} if field else None)
 
     @app.exception_handler(DBAPIError)
-    async def database_error(_: Request, exc: DBAPIError) -> JSONResponse:
+    @app.exception_handler(StorageInternalError)  # Optuna's wrapping of the same errors
+    async def database_error(_: Request, exc: Exception) -> JSONResponse:
         if not is_transient(exc):
             raise exc  # a fault of ours: the server's error page, and the trace in its log
         return error_response(

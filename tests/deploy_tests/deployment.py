@@ -66,6 +66,28 @@ class Deployment:
                 stderr=subprocess.STDOUT,
             )
 
+    def process_on(self, host: str, program: str) -> int:
+        """The pid of the process on ``host`` whose program is named ``program``."""
+        for pid in self.net.hosts[host].pids():
+            argv = (Path("/proc") / str(pid) / "cmdline").read_bytes().split(b"\0")
+            if Path(argv[0].decode()).name == program:
+                return pid
+        raise AssertionError(f"no {program} on {host}")
+
+    def restart_api(self) -> None:
+        """Kill the API server outright, and start it again as before."""
+        killed = self.processes.pop("api")
+        killed.kill()
+        killed.wait(timeout=60)
+        self.start_api()
+
+    def start_api(self) -> None:
+        api = self.net.hosts["api"]
+        self.start(
+            "api", "api", sys.executable, "-m", "api", "serve", "--runners", "0",
+            "--host", api.address, "--port", str(API_PORT),
+        )  # fmt: skip
+
     def ray_nodes(self) -> set[str]:
         """The ids of the Ray cluster's live nodes, as ``ray status`` on the head says."""
         head = self.net.hosts["head"]
@@ -121,11 +143,7 @@ def deployed(spawn: Spawner, logs: Path) -> Iterator[Deployment]:
                 "RAY_AUTH_TOKEN": secrets.token_hex(32),
             }
             deployment = Deployment(net, database, made.stdout.strip(), spawn, logs, environment)
-            api = net.hosts["api"]
-            deployment.start(
-                "api", "api", sys.executable, "-m", "api", "serve", "--runners", "0",
-                "--host", api.address, "--port", str(API_PORT),
-            )  # fmt: skip
+            deployment.start_api()
             start_ray_node(deployment, head, "--head", f"--port={RAY_PORT}")
             wait_until(lambda: len(deployment.ray_nodes()) == 1, START_SECONDS, "the Ray head")
             start_ray_node(deployment, node2, f"--address={head.address}:{RAY_PORT}")

@@ -27,7 +27,7 @@ from space.export import export_onnx_bytes
 from tests.databases import BACKENDS, database_url
 from tests.datasets import digits_npz
 from tests.isolation import start_agent
-from tests.processes import Spawner
+from tests.processes import MARK, Spawner, marked_processes
 from tests.server import Server, served
 from tests.workers_tests.tiny_jobs import SPEC, wait_until
 from workers.runner import Runner, RunnerSettings
@@ -125,12 +125,13 @@ def test_cancel_stops_a_running_job(
 
 
 def evaluating_workers() -> list[int]:
-    """Ray worker processes evaluating a candidate now (Ray names them after the task)."""
+    """This test process's Ray workers evaluating a candidate now (Ray names them after the
+    task; another test's, in another pytest worker, carry another mark)."""
     found = []
-    for entry in Path("/proc").iterdir():
+    for pid in marked_processes(os.environ[MARK]):
         try:
-            if entry.name.isdigit() and b"evaluate_in_worker" in (entry / "cmdline").read_bytes():
-                found.append(int(entry.name))
+            if b"evaluate_in_worker" in (Path("/proc") / str(pid) / "cmdline").read_bytes():
+                found.append(pid)
         except OSError:
             continue  # gone meanwhile
     return found
