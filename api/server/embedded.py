@@ -29,14 +29,20 @@ AGENT_GRACE_SECONDS = 30
 
 
 def start_ray(settings: Settings) -> None:
-    """Join ``EDGENAS_RAY_ADDRESS``'s cluster, or start a local Ray (its own free ports:
-    never 6379, where this machine's Redis listens)."""
+    """Join ``EDGENAS_RAY_ADDRESS``'s cluster, or start a local Ray of our own (its own
+    free ports: never 6379, where this machine's Redis listens). ``address="local"``: without
+    it Ray would join whatever cluster ``ray start`` last started on this machine."""
     import ray
 
     if settings.ray_address:
         ray.init(address=settings.ray_address, log_to_driver=False)
     else:
-        ray.init(num_cpus=settings.ray_num_cpus, include_dashboard=False, log_to_driver=False)
+        ray.init(
+            address="local",
+            num_cpus=settings.ray_num_cpus,
+            include_dashboard=False,
+            log_to_driver=False,
+        )
 
 
 def local_device_token(sessions: sessionmaker[Session]) -> str:

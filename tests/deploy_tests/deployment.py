@@ -16,8 +16,10 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -45,6 +47,7 @@ class Deployment:
     spawn: Spawner
     logs: Path
     environment: dict[str, str]
+    ray_dir: Path  # Ray's files (sessions, sockets, logs), this deployment's alone
     processes: dict[str, subprocess.Popen[str]] = field(default_factory=dict)
 
     @property
@@ -111,12 +114,16 @@ class Deployment:
 
 
 def start_ray_node(deployment: Deployment, host: Host, *role: str) -> None:
+    """A Ray node on ``host``. Its files go to a folder of this deployment's: in Ray's default
+    one, ``ray start`` would name this cluster the machine's current one, which other tests'
+    ``ray.init()`` would then join."""
     deployment.start(
         f"ray-{host.name}",
         host.name,
         RAY,
         "start",
         *role,
+        f"--temp-dir={deployment.ray_dir}",
         f"--node-ip-address={host.address}",
         "--num-cpus=1",
         "--disable-usage-stats",
@@ -128,6 +135,16 @@ def start_ray_node(deployment: Deployment, host: Host, *role: str) -> None:
 def deployed(spawn: Spawner, logs: Path) -> Iterator[Deployment]:
     """The whole deployment, running and ready: the API answers /readyz, both Ray nodes are
     in the cluster, both workers run, and the agent's device ``lab-cpu`` is online."""
+    ray_dir = Path(tempfile.mkdtemp(prefix="enray-"))
+    try:
+        with _deployed(spawn, logs, ray_dir) as deployment:
+            yield deployment
+    finally:
+        shutil.rmtree(ray_dir, ignore_errors=True)
+
+
+@contextmanager
+def _deployed(spawn: Spawner, logs: Path, ray_dir: Path) -> Iterator[Deployment]:
     with network() as net:
         db, _, head, node2, _ = (net.add(name) for name in ("db", "api", "head", "node2", "lab"))
         place = {"host": db.address, "prefix": db.argv(), "clients": str(net.subnet)}
@@ -142,7 +159,9 @@ def deployed(spawn: Spawner, logs: Path) -> Iterator[Deployment]:
                 "RAY_AUTH_MODE": "token",  # one cluster token, as docker-compose.yml has it
                 "RAY_AUTH_TOKEN": secrets.token_hex(32),
             }
-            deployment = Deployment(net, database, made.stdout.strip(), spawn, logs, environment)
+            deployment = Deployment(
+                net, database, made.stdout.strip(), spawn, logs, environment, ray_dir
+            )
             deployment.start_api()
             start_ray_node(deployment, head, "--head", f"--port={RAY_PORT}")
             wait_until(lambda: len(deployment.ray_nodes()) == 1, START_SECONDS, "the Ray head")
