@@ -41,6 +41,8 @@ NODE_ID = re.compile(r"node_([0-9a-f]{56})")
 
 @dataclass
 class Deployment:
+    """The running hosts, the database, an operator's API key, and the processes started."""
+
     net: Network
     database: ThrowawayPostgres
     key: str
