@@ -18,12 +18,6 @@ os.environ[MARK] = f"{os.getpid()}-{uuid.uuid4().hex}"  # inherited by every pro
 EXIT_GRACE_SECONDS = 30  # for what a test stopped at its end (Ray's workers, ...) to exit
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The deployment tests first: each takes minutes, and begun last they would leave one
-    pytest worker running them long after the other ran out of tests."""
-    items.sort(key=lambda item: item.get_closest_marker("deploy") is None)
-
-
 @pytest.fixture
 def spawn() -> Iterator[Spawner]:
     """Start processes for this test; their process groups are killed when it ends."""
