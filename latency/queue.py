@@ -38,6 +38,7 @@ from latency.tables import (
 from space import Arch
 
 OPEN_STATES = (TaskState.PENDING, TaskState.LEASED)
+FINISHED_STATES = (TaskState.DONE, TaskState.FAILED)
 MAX_ERROR_CHARS = 4000
 TASK_QUOTA_RETRY_SECONDS = 60  # agents finish a task in seconds
 KEYS_PER_QUERY = 500  # bound parameters per IN list (SQLite allows 32,766)

@@ -31,7 +31,7 @@ def authenticate_key(db: Session | Connection, key: str) -> Caller | None:
 
 def callers_of_keys(db: Session | Connection, key_hashes: Collection[str]) -> dict[str, Caller]:
     """The callers of those of ``key_hashes`` (SHA-256 of keys) that are valid: neither the
-    key nor its user revoked. One query for many keys (see ``key_lookups``)."""
+    key nor its user revoked. One query for many keys (``api.server.coalesce``)."""
     rows = db.execute(
         select(ApiKey.key_hash, User.id, User.name, User.admin)
         .join(ApiKey, ApiKey.user_id == User.id)

@@ -23,6 +23,7 @@ from api.server.schemas import LatencyOut, LatencyRequest, RecordOut
 from edgenas.callers import Caller
 from latency.devices import device_by_name
 from latency.queue import (
+    FINISHED_STATES,
     Exporter,
     TaskView,
     cached_record,
@@ -33,7 +34,7 @@ from latency.queue import (
     usable_task,
     visible_task,
 )
-from latency.tables import Device, LatencyRecord, MeasurementTask, TaskState
+from latency.tables import Device, LatencyRecord, MeasurementTask
 from space import Arch
 from space.references import resolve_arch
 from space.size_caps import SizeCaps
@@ -96,9 +97,6 @@ def task_status(session: Session, task: MeasurementTask) -> LatencyOut:
     )
 
 
-FINISHED = (TaskState.DONE, TaskState.FAILED)
-
-
 async def _wait_for_task(
     db: DatabaseDep,
     settings: SettingsDep,
@@ -121,8 +119,8 @@ async def _wait_for_task(
     async def look() -> TaskView:
         return visible_task(await tasks.get(task_id), task_id, caller)
 
-    view = await signal.wait_for(look, lambda seen: seen.state in FINISHED, timeout)
-    if view.state in FINISHED:
+    view = await signal.wait_for(look, lambda seen: seen.state in FINISHED_STATES, timeout)
+    if view.state in FINISHED_STATES:
         return await db.run_held(read)
     return LatencyOut(
         status=view.state,
