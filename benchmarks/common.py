@@ -4,16 +4,19 @@ networks retargeted to it, where results go, and a real server started as its us
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
 import httpx
+from sqlalchemy import create_engine, text
 
 from search.data import ImageDataset, load_dataset
 from space import Arch
@@ -23,6 +26,9 @@ from space.spaces import SearchSpace
 RESULTS = Path(__file__).parent / "results"
 CLI = [sys.executable, "-m", "api"]
 SERVER_START_SECONDS = 120
+POSTGRES_ADMIN_URL = os.environ.get(
+    "EDGENAS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
 
 
 def digits(seed: int = 0) -> tuple[ImageDataset, ImageDataset]:
@@ -102,3 +108,18 @@ def user_key(env: dict[str, str], name: str) -> str:
         capture_output=True,
         check=True,
     ).stdout.strip()
+
+
+@contextmanager
+def scratch_postgres(prefix: str) -> Iterator[str]:
+    """The URL of a new, empty PostgreSQL database, dropped afterwards."""
+    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

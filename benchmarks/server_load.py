@@ -27,23 +27,18 @@ import os
 import subprocess
 import sys
 import time
-import uuid
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-from common import CLI, free_port, running, user_key, wait_until_healthy
+from common import CLI, free_port, running, scratch_postgres, user_key, wait_until_healthy
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import create_engine, text
 
 ARCH = "mobilenet_v2@0.5"
 READ_P99_TARGET_MS = 200.0
 POLL_SECONDS = 10.0
-POSTGRES_ADMIN_URL = os.environ.get(
-    "EDGENAS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
 
 
 @dataclass
@@ -239,18 +234,13 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    name = f"edgenas_load_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    env = {
-        **os.environ,
-        "EDGENAS_DATABASE_URL": url,
-        "EDGENAS_RATE_LIMIT": "1000000/minute",
-        "EDGENAS_MAX_WAIT_SECONDS": str(POLL_SECONDS),
-    }
-    try:
+    with scratch_postgres("edgenas_load") as url:
+        env = {
+            **os.environ,
+            "EDGENAS_DATABASE_URL": url,
+            "EDGENAS_RATE_LIMIT": "1000000/minute",
+            "EDGENAS_MAX_WAIT_SECONDS": str(POLL_SECONDS),
+        }
         key = user_key(env, "load")
         port = free_port()
         base = f"http://127.0.0.1:{port}"
@@ -259,10 +249,6 @@ def main() -> None:
             wait_until_healthy(base, server)
             tokens, job_id, waiting, device = prepare(base, key, args.agents)
             timings = load(base, key, tokens, job_id, waiting, device, args)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
     rows = {}
     for kind in ("agents", "waits", "reads"):

@@ -23,11 +23,12 @@ measured after it for the candidates that could join the front. No database, no 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
 import optuna
+from optuna.trial import FrozenTrial
 
 from search.data import ImageDataset
 from search.early_stop import Curve, clearly_dominated, current_front
@@ -98,10 +99,33 @@ class Outcome:
     latency_predicted: tuple[str, ...] = ()  # devices whose kept latency is a prediction
 
 
+class StudyFront:
+    """The front of a study's fully trained candidates, as the early stop compares them
+    (``Candidate.front``). Whoever proposes keeps one and it takes in only the trials finished
+    since it last looked, so a proposal at trial 10,000 does not rebuild the front from every
+    trial before it (benchmarks/control_plane.py)."""
+
+    def __init__(self) -> None:
+        self._seen: set[int] = set()
+        self._front: list[Curve] = []
+
+    def current(self, study: optuna.Study) -> tuple[Curve, ...]:
+        complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+        new = [trial for trial in complete if trial.number not in self._seen]
+        if new:
+            self._seen.update(trial.number for trial in new)
+            self._front = current_front(self._front + _curves(new))
+        return tuple(self._front)
+
+
 def propose(
-    study: optuna.Study, settings: SearchSettings, train: ImageDataset
+    study: optuna.Study,
+    settings: SearchSettings,
+    train: ImageDataset,
+    front: StudyFront | None = None,
 ) -> Proposal | TrialRecord:
-    """Ask for a candidate; a zero-cost pre-screen may settle it at once (a record)."""
+    """Ask for a candidate; a zero-cost pre-screen may settle it at once (a record).
+    ``front``: the study's, kept from the last proposal (a new one reads every trial)."""
     start = time.perf_counter()
     trial = study.ask()
     assignment = {
@@ -127,7 +151,7 @@ def propose(
         params=profile.params,
         macs=profile.macs,
         zero_cost=score,
-        front=tuple(current_front(_curves(study))) if settings.mode == "pareto" else (),
+        front=(front or StudyFront()).current(study) if settings.mode == "pareto" else (),
         best_reward=_best_reward(study) if settings.mode == "mnas" else None,
         started=start,
     )
@@ -214,9 +238,14 @@ def _worth_measuring(
 
 
 def conclude(
-    study: optuna.Study, settings: SearchSettings, proposal: Proposal, outcome: Outcome
+    study: optuna.Study,
+    settings: SearchSettings,
+    proposal: Proposal,
+    outcome: Outcome,
+    evaluated_on: str | None = None,
 ) -> TrialRecord:
-    """Tell the study what the evaluation found; the trial's record."""
+    """Tell the study what the evaluation found (on the Ray node ``evaluated_on``, when a
+    runner had it evaluated); the trial's record."""
     trial, candidate = proposal.trial, proposal.candidate
     result, latencies = outcome.evaluation, outcome.latency_ms
     store_evaluation(
@@ -226,6 +255,7 @@ def conclude(
         latency_predicted=outcome.latency_predicted,
         epoch_accuracies=result.epoch_accuracies,
         stopped_early=result.stopped_early,
+        evaluated_on=evaluated_on,
     )
     for key, value in outcome.violations.items():
         trial.set_constraint(key, value)
@@ -254,6 +284,7 @@ def conclude(
         epoch_accuracies=result.epoch_accuracies,
         zero_cost=candidate.zero_cost,
         latency_predicted=outcome.latency_predicted,
+        evaluated_on=evaluated_on,
     )
 
 
@@ -263,9 +294,10 @@ def run_trial(
     train: ImageDataset,
     validation: ImageDataset,
     latency: LatencyFn,
+    front: StudyFront | None = None,
 ) -> TrialRecord:
     """Ask for one candidate, score it here, tell the study, return its record."""
-    proposal = propose(study, settings, train)
+    proposal = propose(study, settings, train, front)
     if isinstance(proposal, TrialRecord):
         return proposal
     outcome = evaluate_candidate(
@@ -319,9 +351,9 @@ def _best_reward(study: optuna.Study) -> float | None:
     return max((t.values[0] for t in complete), default=None)
 
 
-def _curves(study: optuna.Study) -> list[Curve]:
-    """The fully trained candidates of the study, as the early stop compares them."""
-    complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+def _curves(complete: Sequence[FrozenTrial]) -> list[Curve]:
+    """The fully trained candidates among ``complete`` trials, as the early stop compares
+    them."""
     stored = [(TrialAttrs.of(t), violation(t)) for t in complete]
     return [
         Curve(attrs.epoch_accuracies, attrs.latency_ms, feasible=excess <= 0)
@@ -341,8 +373,9 @@ def run_search(
     """Run ``settings.trials`` trials one after another (the job runner parallelises)."""
     study = study or create_study(settings)
     records = []
+    front = StudyFront()
     for _ in range(settings.trials):
-        record = run_trial(study, settings, train, validation, latency)
+        record = run_trial(study, settings, train, validation, latency, front)
         records.append(record)
         if on_trial is not None:
             on_trial(record)

@@ -1,9 +1,12 @@
 """What a trial of a search stores, defined once.
 
 A trial lives in its Optuna study: the sampler's parameters, the objective values, the
-constraints, and EdgeNAS's user attributes. ``TrialAttrs`` is those attributes typed; its
-field names are the attribute keys, and the ``store_*`` functions are the only writers, one per
-stage of a trial (proposed, evaluated, failed, retried). ``TrialRecord`` is the whole trial as
+constraints, and EdgeNAS's user attributes. ``TrialAttrs`` is those attributes typed, and the
+``store_*`` functions are the only writers, one per stage of a trial (proposed, evaluated,
+failed, retried). Each stage is one user attribute named after it (``proposal``,
+``evaluation``) holding that stage's fields by name, because every attribute is a transaction
+of its own in Optuna's storage (benchmarks/control_plane.py); attributes stored one field per
+key, as studies made before that have them, read the same. ``TrialRecord`` is the whole trial as
 everything downstream reads it (the search loop, the job runner, the REST routes, the result
 files), built from a finished trial by ``record_of``.
 """
@@ -42,7 +45,9 @@ class TrialAttrs:
     @classmethod
     def of(cls, trial: FrozenTrial) -> TrialAttrs:
         """The attributes ``trial`` stores (JSON lists come back as tuples)."""
-        stored = trial.user_attrs
+        stored = dict(trial.user_attrs)
+        for stage in STAGES:
+            stored |= stored.pop(stage, {})
         values = {f.name: stored[f.name] for f in fields(cls) if f.name in stored}
         for name in ("latency_predicted", "epoch_accuracies"):
             if name in values:
@@ -51,27 +56,28 @@ class TrialAttrs:
 
 
 KEYS = frozenset(f.name for f in fields(TrialAttrs))
+STAGES = ("proposal", "evaluation")  # the attributes that hold several fields
 
 
-def _store(trial: optuna.Trial, **values: Any) -> None:
+def _store(trial: optuna.Trial, stage: str, **values: Any) -> None:
+    """One attribute: ``stage`` holding ``values`` (None values left out), or a stage of one
+    field holding its value."""
     unknown = set(values) - KEYS
     if unknown:
         raise KeyError(f"not trial attributes: {sorted(unknown)}")
-    for key, value in values.items():
-        trial.set_user_attr(key, value)
+    kept = {key: value for key, value in values.items() if value is not None}
+    trial.set_user_attr(stage, kept if stage in STAGES else kept[stage])
 
 
 def store_proposal(
     trial: optuna.Trial, *, arch: str, params: int, macs: int, zero_cost: float | None
 ) -> None:
     """What is known once a candidate is decoded and profiled."""
-    _store(trial, arch=arch, params=params, macs=macs)
-    if zero_cost is not None:
-        _store(trial, zero_cost=zero_cost)
+    _store(trial, "proposal", arch=arch, params=params, macs=macs, zero_cost=zero_cost)
 
 
 def store_screened(trial: optuna.Trial) -> None:
-    _store(trial, screened_out=True)
+    _store(trial, "screened_out", screened_out=True)
 
 
 def store_evaluation(
@@ -82,22 +88,25 @@ def store_evaluation(
     latency_predicted: Sequence[str],
     epoch_accuracies: Sequence[float],
     stopped_early: bool,
+    evaluated_on: str | None,
 ) -> None:
-    """What the candidate's evaluation found: its latencies (and which were predicted) and
-    its accuracy after every epoch."""
-    _store(trial, latency_ms=dict(latency_ms))
-    if predicted_ms:
-        _store(trial, predicted_ms=dict(predicted_ms), latency_predicted=list(latency_predicted))
-    _store(trial, epoch_accuracies=list(epoch_accuracies), stopped_early=stopped_early)
-
-
-def store_evaluated_on(trial: optuna.Trial, node_id: str) -> None:
-    """Where the evaluation ran: a Ray node id (a cluster's nodes are told apart by it)."""
-    _store(trial, evaluated_on=node_id)
+    """What the candidate's evaluation found: its latencies (and which were predicted), its
+    accuracy after every epoch and where it ran (a Ray node id, which tells a cluster's
+    nodes apart)."""
+    _store(
+        trial,
+        "evaluation",
+        latency_ms=dict(latency_ms),
+        predicted_ms=dict(predicted_ms) if predicted_ms else None,
+        latency_predicted=list(latency_predicted) if predicted_ms else None,
+        epoch_accuracies=list(epoch_accuracies),
+        stopped_early=stopped_early,
+        evaluated_on=evaluated_on,
+    )
 
 
 def store_error(trial: optuna.Trial, error: str) -> None:
-    _store(trial, error=error)
+    _store(trial, "error", error=error)
 
 
 def retry_attrs(number: int) -> dict[str, Any]:

@@ -11,7 +11,7 @@ candidate.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -63,6 +63,11 @@ class NodeOutcome:
 
     outcome: Outcome
     node_id: str
+
+
+# What a runner runs as a Ray task per candidate: ``evaluate_in_worker``, or a stand-in that
+# skips the training (benchmarks/control_plane.py times the control plane with one).
+Evaluator = Callable[[str, str | None, str, str, Candidate, Mapping[str, int]], NodeOutcome]
 
 
 def evaluate_in_worker(

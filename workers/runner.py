@@ -41,11 +41,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from edgenas.errors import NotFoundError
 from latency.database import is_transient, retry_transient
 from latency.tables import utcnow
-from search.engine import Proposal, conclude, propose
+from search.engine import Proposal, StudyFront, conclude, propose
 from search.study import SearchSettings, create_study
-from search.trial_record import TrialRecord, retry_attrs, store_error, store_evaluated_on
+from search.trial_record import TrialRecord, retry_attrs, store_error
 from space.size_caps import SizeCaps
-from workers.evaluation import NodeOutcome, evaluate_in_worker
+from workers.evaluation import Evaluator, NodeOutcome, evaluate_in_worker
 from workers.jobs import (
     claim_job,
     finish_job,
@@ -65,6 +65,7 @@ COUNTED = (TrialState.COMPLETE, TrialState.PRUNED)
 MAX_ERROR_CHARS = 2000
 MAX_EVALUATION_RETRIES = 2  # a dead Ray worker's evaluation runs again, as the same trial
 MAX_RUN_BACKOFF_SECONDS = 60.0
+PROGRESS_SECONDS = 1.0  # at most this often during a search (ProgressRecorder)
 
 
 @dataclass(frozen=True)
@@ -88,13 +89,16 @@ class ShuttingDown(Exception):
 class Runner:
     """Drives one job at a time; several runners may share a database."""
 
-    def __init__(self, settings: RunnerSettings, sessions: sessionmaker[Session]) -> None:
+    def __init__(
+        self,
+        settings: RunnerSettings,
+        sessions: sessionmaker[Session],
+        evaluate: Evaluator = evaluate_in_worker,
+    ) -> None:
         self.settings = settings
         self.sessions = sessions
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        self._evaluate = ray.remote(num_cpus=1, max_retries=MAX_EVALUATION_RETRIES)(
-            evaluate_in_worker
-        )
+        self._evaluate = ray.remote(num_cpus=1, max_retries=MAX_EVALUATION_RETRIES)(evaluate)
         self.lease = timedelta(seconds=settings.lease_seconds)
 
     def run(self, stop: threading.Event) -> None:
@@ -192,8 +196,11 @@ class Runner:
         capacity = self.settings.max_in_flight or max(1, int(ray.cluster_resources()["CPU"]))
         in_flight: dict[ray.ObjectRef, Proposal] = {}
         failures: list[str] = []
-        started = time.monotonic()
+        front = StudyFront()
         retry = functools.partial(retry_transient, stop=stop)
+        progress = ProgressRecorder(self, job_id, study, settings.mode, budget, stop)
+        # finished trials the budget counts: tallied here, recounted from storage at the end
+        done = retry(lambda: _count(study, COUNTED), f"job {job_id}: count")
         while True:
             job = keeper.current()
             if stop.is_set():  # abandon running evaluations: the next runner retries them
@@ -207,10 +214,10 @@ class Runner:
                 and (utcnow() > job.started_at + timedelta(minutes=minutes))
             )
             stopping = job.cancel_requested or over_time
-            done = retry(lambda: _count(study, COUNTED), f"job {job_id}: count")
             while not stopping and len(in_flight) < capacity and done + len(in_flight) < budget:
                 proposal = retry(
-                    lambda: propose(study, settings, resolved.train), f"job {job_id}: propose"
+                    lambda: propose(study, settings, resolved.train, front),
+                    f"job {job_id}: propose",
                 )
                 if isinstance(proposal, TrialRecord):  # settled unevaluated: screened, too large
                     done += 1
@@ -224,10 +231,13 @@ class Runner:
                     devices,
                 )
                 in_flight[ref] = proposal
-            self._progress(job_id, study, settings.mode, len(in_flight), budget, started, stop)
-            if not in_flight:
-                break
-            ready, _ = ray.wait(list(in_flight), num_returns=1, timeout=self.beat_seconds())
+            progress.maybe(len(in_flight))
+            if not in_flight:  # the tally may count a tell the study refused: storage decides
+                done = retry(lambda: _count(study, COUNTED), f"job {job_id}: count")
+                if stopping or done >= budget:
+                    break
+                continue
+            ready = _ready(list(in_flight), self.beat_seconds())
             for ref in ready:
                 proposal = in_flight.pop(ref)
                 try:
@@ -240,33 +250,57 @@ class Runner:
                     )
                 store = functools.partial(_store, study, settings, proposal, outcome)
                 retry(store, f"job {job_id}: trial {proposal.candidate.number}")
+                done += isinstance(outcome, NodeOutcome)  # told complete or pruned
             if len(failures) >= self.settings.max_failed_trials:
                 for ref in in_flight:
                     ray.cancel(ref, force=True)
                 return JobState.FAILED, f"{len(failures)} evaluations failed; last: {failures[-1]}"
         retry(lambda: _fail_orphans(study), f"job {job_id}: orphans")
-        self._progress(job_id, study, settings.mode, 0, budget, started, stop)
+        progress.record(0)
         return (JobState.CANCELLED if job.cancel_requested else JobState.SUCCEEDED), None
 
     def beat_seconds(self) -> float:
         return self.settings.lease_seconds / 3
 
-    def _progress(
+
+class ProgressRecorder:
+    """Records a job's progress for ``GET /v1/jobs/{id}``. It reads every trial of the study,
+    so during the search it runs at most every ``PROGRESS_SECONDS`` and never takes more than
+    a tenth of the runner's time (a 10,000-trial study takes a while to read)."""
+
+    def __init__(
         self,
+        runner: Runner,
         job_id: int,
         study: optuna.Study,
         mode: str,
-        running: int,
         budget: int,
-        started: float,
         stop: threading.Event,
     ) -> None:
-        def record(session: Session) -> bool:
-            figures = progress_of(study, mode, running, budget, time.monotonic() - started)
-            return record_progress(session, job_id, self.owner, figures)
+        self._runner, self._job_id, self._study = runner, job_id, study
+        self._mode, self._budget, self._stop = mode, budget, stop
+        self._started = time.monotonic()
+        self._next = 0.0
 
-        if not self._db(record, f"job {job_id}: progress", stop):
+    def maybe(self, running: int) -> None:
+        """Record now unless the last record was too recent."""
+        if time.monotonic() >= self._next:
+            self.record(running)
+
+    def record(self, running: int) -> None:
+        """Record now; ``LeaseLost`` when another runner holds the job."""
+        began = time.monotonic()
+
+        def record(session: Session) -> bool:
+            elapsed = time.monotonic() - self._started
+            figures = progress_of(self._study, self._mode, running, self._budget, elapsed)
+            return record_progress(session, self._job_id, self._runner.owner, figures)
+
+        recorded = self._runner._db(record, f"job {self._job_id}: progress", self._stop)
+        if not recorded:
             raise LeaseLost
+        took = time.monotonic() - began
+        self._next = time.monotonic() + max(PROGRESS_SECONDS, 9 * took)
 
 
 class LeaseKeeper:
@@ -328,8 +362,7 @@ def _store(
     landed before the connection dropped is not told twice."""
     with contextlib.suppress(UpdateFinishedTrialError):
         if isinstance(outcome, NodeOutcome):
-            store_evaluated_on(proposal.trial, outcome.node_id)
-            conclude(study, settings, proposal, outcome.outcome)
+            conclude(study, settings, proposal, outcome.outcome, outcome.node_id)
             return
         store_error(proposal.trial, f"{type(outcome).__name__}: {outcome}"[:MAX_ERROR_CHARS])
         study.tell(proposal.trial, state=TrialState.FAIL)
@@ -340,6 +373,15 @@ def _fail_orphans(study: optuna.Study) -> None:
     so every trial of a finished job is finished."""
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         study.tell(trial.number, state=TrialState.FAIL)
+
+
+def _ready(refs: list[ray.ObjectRef], timeout: float) -> list[ray.ObjectRef]:
+    """The evaluations that are done: at least one, unless ``timeout`` passes first."""
+    ready, waiting = ray.wait(refs, num_returns=1, timeout=timeout)
+    if ready and waiting:
+        more, _ = ray.wait(waiting, num_returns=len(waiting), timeout=0)
+        ready += more
+    return ready
 
 
 def _count(study: optuna.Study, states: tuple[TrialState, ...]) -> int:

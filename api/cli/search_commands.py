@@ -57,7 +57,7 @@ def run(
     """Search SPACE on DATA for accurate networks that are fast on this machine."""
     import optuna
 
-    from search.engine import run_trial
+    from search.engine import StudyFront, run_trial
     from search.study import create_study
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # the progress bar says it all
@@ -83,10 +83,12 @@ def run(
     study = create_study(job.settings)
     latency = local_latency(latency_runs)
     records: list[TrialRecord] = []
+    front = StudyFront()
     with _progress() as (progress, task):
         progress.update(task, total=trials)
         for _ in range(trials):
-            records.append(run_trial(study, job.settings, job.train, job.validation, latency))
+            record = run_trial(study, job.settings, job.train, job.validation, latency, front)
+            records.append(record)
             progress.update(task, advance=1, description=_progress_line(records))
     _report(records, out)
 

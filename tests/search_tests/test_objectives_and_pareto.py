@@ -59,6 +59,14 @@ def test_non_dominated_sort_by_hand() -> None:
     assert not dominates((0.9, 10.0), (0.9, 10.0), UP_DOWN)
 
 
+@pytest.mark.parametrize("objectives", [2, 3, 4])
+def test_the_front_alone_is_front_zero_of_the_full_sort(objectives: int) -> None:
+    generator = np.random.default_rng(objectives)
+    points = generator.integers(0, 6, size=(300, objectives)).astype(float).tolist()  # ties
+    maximize = [True] + [False] * (objectives - 1)
+    assert pareto_front(points, maximize) == non_dominated_sort(points, maximize)[0]
+
+
 def test_hypervolume_by_hand() -> None:
     reference = (0.0, 20.0)
     # (0.9, 10): 0.9 x 10 = 9; (0.8, 5) adds 0.8 x 5 = 4 below latency 10; total 13
