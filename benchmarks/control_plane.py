@@ -61,6 +61,7 @@ PER_TRIAL_TARGET_MS = 50.0
 SPEEDUP_TARGET = 3.0
 RUNNER_START_SECONDS = 120
 WINDOW = 1000  # trials per row of the growth table
+READY = "runner ready"
 OPTUNA_TABLES = (
     "trials",
     "trial_params",
@@ -100,10 +101,25 @@ def run_runner(url: str, ray_address: str, seconds: float, in_flight: int) -> No
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     ray.init(address=ray_address, log_to_driver=False, logging_level="WARNING")
+    warm_up(in_flight)
+    print(READY, flush=True)
     sessions = sessionmaker(create_db_engine(url), expire_on_commit=False)
     settings = RunnerSettings(database_url=url, max_in_flight=in_flight, idle_seconds=0.1)
     Runner(settings, sessions, evaluate=stand_in(seconds)).run(stop)
     ray.shutdown()
+
+
+def warm_up(workers: int) -> None:
+    """Start this driver's Ray workers and import the evaluation's modules in each, so that
+    worker start-up (seconds per worker on two cores) is not timed as the control plane's."""
+
+    @ray.remote(num_cpus=1)
+    def load() -> None:
+        import search.engine  # noqa: F401  (what the stand-in's outcome is made of)
+
+        time.sleep(1)  # held, so that the next task needs a worker of its own
+
+    ray.get([load.remote() for _ in range(workers)])
 
 
 @contextmanager
@@ -126,6 +142,36 @@ def ray_cluster(cpus: int, env: dict[str, str]) -> Iterator[str]:
                     raise SystemExit("the Ray head did not start")
                 time.sleep(1)
             yield address
+
+
+@contextmanager
+def analyzed(sessions: sessionmaker[Session]) -> Iterator[str]:
+    """What keeps the planner's statistics fresh as the study grows: PostgreSQL's autovacuum
+    (on by default, and in docker-compose.yml), or, where a server runs with it off (as
+    this machine's does), an ``ANALYZE`` every ``autovacuum_naptime`` as autovacuum would
+    run one. Without either, the tables keep the statistics of an empty database and Optuna's
+    trial reads turn into sequential scans that grow with every trial."""
+    with sessions() as session:
+        if session.execute(text("SHOW autovacuum")).scalar_one() == "on":
+            yield "autovacuum"
+            return
+        naptime = session.execute(
+            text("SELECT setting::int FROM pg_settings WHERE name = 'autovacuum_naptime'")
+        ).scalar_one()
+    stop = threading.Event()
+
+    def analyze() -> None:
+        while not stop.wait(naptime):
+            with sessions.begin() as session:
+                session.execute(text("ANALYZE"))
+
+    thread = threading.Thread(target=analyze, daemon=True)
+    thread.start()
+    try:
+        yield f"ANALYZE every {naptime} s (the server's autovacuum is off)"
+    finally:
+        stop.set()
+        thread.join()
 
 
 def queue(sessions: sessionmaker[Session], jobs: int, trials: int, strategy: str) -> list[int]:
@@ -174,8 +220,17 @@ def runners(count: int, url: str, address: str, seconds: float, args: Any) -> It
         sys.executable, __file__, "--runner", url, address, str(seconds), str(args.in_flight),
     ]  # fmt: skip
     with ExitStack() as stack:
-        for _ in range(count):
-            stack.enter_context(running(command, dict(os.environ), output=subprocess.DEVNULL))
+        started = [stack.enter_context(running(command, dict(os.environ))) for _ in range(count)]
+        for runner in started:  # each warmed up its Ray workers (or exited: end of output)
+            assert runner.stdout is not None
+            printed = []
+            for line in runner.stdout:
+                if line.strip() == READY:
+                    break
+                printed.append(line)
+            else:
+                raise SystemExit("a runner did not start:\n" + "".join(printed))
+            threading.Thread(target=runner.stdout.read, daemon=True).start()  # never blocks it
         yield
 
 
@@ -184,8 +239,8 @@ def throughput(
 ) -> list[dict[str, float]]:
     rows = []
     for count in args.runners:
-        job_ids = queue(sessions, count, args.jobs_trials, args.strategy)
         with runners(count, url, address, args.evaluation_seconds, args):
+            job_ids = queue(sessions, count, args.jobs_trials, args.strategy)
             wait_finished(sessions, job_ids, limit=RUNNER_START_SECONDS + 10 * args.jobs_trials)
         finished = completion_times(sessions, job_ids)
         span = finished[-1] - finished[0]
@@ -209,8 +264,8 @@ def throughput(
 def growth(
     sessions: sessionmaker[Session], url: str, address: str, args: Any
 ) -> tuple[int, list[dict[str, float]]]:
-    (job_id,) = queue(sessions, 1, args.growth_trials, args.strategy)
     with runners(1, url, address, 0.0, args):
+        (job_id,) = queue(sessions, 1, args.growth_trials, args.strategy)
         wait_finished(sessions, [job_id], limit=RUNNER_START_SECONDS + args.growth_trials)
     finished = completion_times(sessions, [job_id])
     rows = []
@@ -263,6 +318,7 @@ def print_tables(result: dict[str, Any], args: Any) -> None:
     for row in result["growth"]:
         table.add_row(f"{row['from_trial']}-{row['to_trial']}", f"{row['ms_per_trial']:.1f}")
     console.print(table)
+    console.print(f"planner statistics kept fresh by: {result['statistics']}")
     table = Table(title=f"storage after {result['growth_trials_done']} trials")
     for column in ("table", "rows per trial", "bytes per trial"):
         table.add_column(column, justify="right")
@@ -296,13 +352,15 @@ def main() -> None:
             engine = create_db_engine(url)
             upgrade_database(engine)
             sessions = sessionmaker(engine, expire_on_commit=False)
-            result["throughput"] = throughput(sessions, url, address, args)
+            with analyzed(sessions):
+                result["throughput"] = throughput(sessions, url, address, args)
             engine.dispose()
         with scratch_postgres("edgenas_growth") as url:
             engine = create_db_engine(url)
             upgrade_database(engine)
             sessions = sessionmaker(engine, expire_on_commit=False)
-            job_id, result["growth"] = growth(sessions, url, address, args)
+            with analyzed(sessions) as result["statistics"]:
+                job_id, result["growth"] = growth(sessions, url, address, args)
             done = len(completion_times(sessions, [job_id]))
             result["growth_trials_done"] = done
             result["storage"] = storage(sessions, done)

@@ -1,7 +1,11 @@
 """The deployment of docker-compose.yml, run as processes on hosts that are network
 namespaces (``deployment.py``): a job runs through it end to end, and through each fault a
 deployment meets (a Ray node dying, a flaky link to a device's host, the API server and the
-database restarting). Marked ``deploy`` (``pytest -m deploy`` runs these alone)."""
+database restarting). Marked ``deploy`` (``pytest -m deploy`` runs these alone).
+
+The tests whose fault the deployment recovers from share one deployment (starting one takes
+a while), and each checks that it left every process of it running; killing a Ray node takes
+one of its own. They run on one test worker (``xdist_group``), one after another."""
 
 from __future__ import annotations
 
@@ -22,17 +26,44 @@ from tests.deploy_tests.deployment import Deployment, deployed
 from tests.processes import Spawner
 from tests.workers_tests.tiny_jobs import SPEC, wait_until
 
-pytestmark = pytest.mark.deploy
+pytestmark = [pytest.mark.deploy, pytest.mark.xdist_group("deployment")]
 JOB_SECONDS = 900
+TRIALS = 4
+SERVICES = ("api", "agent", "worker-head", "worker-node2")
 
 
-@pytest.fixture
-def deployment(spawn: Spawner, tmp_path: Path) -> Iterator[Deployment]:
+def require_namespaces() -> None:
     if os.geteuid() != 0 or shutil.which("ip") is None:  # network namespaces need both
         message = "the deployment tests need root and iproute2 (ip netns)"
         if os.environ.get("CI") == "true":
             pytest.fail(message)
         pytest.skip(message)
+
+
+@pytest.fixture(scope="module")
+def shared_deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+    require_namespaces()
+    spawner = Spawner()
+    try:
+        with deployed(spawner, tmp_path_factory.mktemp("deployment-logs")) as running:
+            yield running
+    finally:
+        spawner.kill_all()
+
+
+@pytest.fixture
+def deployment(shared_deployment: Deployment) -> Iterator[Deployment]:
+    """The shared deployment; the test must leave every service of it running."""
+    yield shared_deployment
+    for name in SERVICES:
+        process = shared_deployment.processes[name]
+        assert process.poll() is None, f"{name} stopped\n{shared_deployment.describe()}"
+
+
+@pytest.fixture
+def own_deployment(spawn: Spawner, tmp_path: Path) -> Iterator[Deployment]:
+    """A deployment for a test that leaves it broken."""
+    require_namespaces()
     logs = tmp_path / "logs"
     logs.mkdir()
     with deployed(spawn, logs) as running:
@@ -84,7 +115,8 @@ def finished_job(user: httpx.Client, job_id: int) -> dict:
 
 
 def assert_whole(deployment: Deployment, user: httpx.Client, job_id: int, trials: int) -> None:
-    """The job succeeded with exactly its budget of complete trials, each measured once."""
+    """The job succeeded with exactly its budget of complete trials, each measured once (on
+    a shared deployment, once over every job it ran)."""
     finished = finished_job(user, job_id)
     assert finished["state"] == "succeeded", f"{finished}\n{deployment.describe()}"
     done = complete(user, job_id)
@@ -108,16 +140,17 @@ def test_a_job_runs_to_the_end_with_evaluations_on_both_ray_nodes(
     nodes = deployment.ray_nodes()
     assert len(nodes) == 2
     with deployment.user() as user:
-        job_id = submit(user, 6)
-        assert_whole(deployment, user, job_id, 6)
+        job_id = submit(user, TRIALS)
+        assert_whole(deployment, user, job_id, TRIALS)
         assert {t["evaluated_on"] for t in complete(user, job_id).values()} == nodes
 
 
 def test_killing_ray_node2_mid_job_loses_no_trial_and_counts_none_twice(
-    deployment: Deployment,
+    own_deployment: Deployment,
 ) -> None:
+    deployment = own_deployment
     with deployment.user() as user:
-        job_id = submit(user, 8)
+        job_id = submit(user, 6)
         wait_until(  # both nodes have evaluated, and more is to come
             lambda: len({t["evaluated_on"] for t in complete(user, job_id).values()}) == 2,
             JOB_SECONDS,
@@ -126,7 +159,7 @@ def test_killing_ray_node2_mid_job_loses_no_trial_and_counts_none_twice(
         before = complete(user, job_id)
         raylet = deployment.process_on("node2", "raylet")
         os.kill(raylet, signal.SIGKILL)
-        assert_whole(deployment, user, job_id, 8)
+        assert_whole(deployment, user, job_id, 6)
         after = complete(user, job_id)
     assert all(after[n]["accuracy"] == t["accuracy"] for n, t in before.items())
 
@@ -134,7 +167,7 @@ def test_killing_ray_node2_mid_job_loses_no_trial_and_counts_none_twice(
 def test_the_lab_agent_rides_out_a_dead_link_and_a_flapping_one(deployment: Deployment) -> None:
     lab = deployment.net.hosts["lab"]
     with deployment.user() as user:
-        job_id = submit(user, 6)
+        job_id = submit(user, TRIALS)
         wait_until(lambda: len(complete(user, job_id)) >= 1, JOB_SECONDS, "a first trial")
         agent = deployment.processes["agent"]
         deployment.net.set_link(lab, up=False)
@@ -148,36 +181,31 @@ def test_the_lab_agent_rides_out_a_dead_link_and_a_flapping_one(deployment: Depl
             down_until = time.monotonic() + 2
             wait_until(lambda d=down_until: time.monotonic() >= d, 10, "the link's 2 s down")
         deployment.net.set_link(lab, up=True)
-        assert_whole(deployment, user, job_id, 6)
-    assert agent.poll() is None, deployment.describe()  # the same agent, still serving
+        assert_whole(deployment, user, job_id, TRIALS)
+    assert deployment.processes["agent"] is agent  # the same agent, still serving (fixture)
 
 
 def test_the_api_server_restarts_mid_job_and_nothing_notices(deployment: Deployment) -> None:
     with deployment.user() as user:
-        job_id = submit(user, 6)
+        job_id = submit(user, TRIALS)
         wait_until(lambda: len(complete(user, job_id)) >= 1, JOB_SECONDS, "a first trial")
         deployment.start(  # a user on the lab's host follows the job from the command line
             "cli", "lab", sys.executable, "-m", "api", "jobs", "wait", str(job_id),
             "--server", deployment.api_url, EDGENAS_API_KEY=deployment.key,
         )  # fmt: skip
         deployment.restart_api()
-        assert_whole(deployment, user, job_id, 6)
+        assert_whole(deployment, user, job_id, TRIALS)
     assert deployment.processes["cli"].wait(timeout=120) == 0, deployment.describe()
     followed = (deployment.logs / "cli.log").read_text().splitlines()
-    assert followed[-1] == f"job {job_id} succeeded: 6/6 trials"
-    assert deployment.processes["agent"].poll() is None, deployment.describe()
-    for worker in ("worker-head", "worker-node2"):
-        assert deployment.processes[worker].poll() is None, deployment.describe()
+    assert followed[-1] == f"job {job_id} succeeded: {TRIALS}/{TRIALS} trials"
 
 
 def test_the_database_restarts_mid_job_and_the_job_succeeds(deployment: Deployment) -> None:
     with deployment.user() as user:
-        job_id = submit(user, 6)
+        job_id = submit(user, TRIALS)
         wait_until(lambda: len(complete(user, job_id)) >= 1, JOB_SECONDS, "a first trial")
         deployment.database.stop()
         stopped_until = time.monotonic() + 20
         wait_until(lambda: time.monotonic() >= stopped_until, 60, "20 s without the database")
         deployment.database.start()
-        assert_whole(deployment, user, job_id, 6)
-    for name in ("agent", "api", "worker-head", "worker-node2"):
-        assert deployment.processes[name].poll() is None, deployment.describe()
+        assert_whole(deployment, user, job_id, TRIALS)
