@@ -22,7 +22,7 @@ test: install
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	$(BIN)/mypy
-	$(BIN)/python -m pytest -n 2 --dist loadgroup -m "not timing"
+	$(BIN)/python -m pytest -n 2 -m "not timing"
 	$(BIN)/python -m pytest -m timing  # alone: another test on the 2 cores would skew them
 
 bench: install

@@ -3,9 +3,9 @@ namespaces (``deployment.py``): a job runs through it end to end, and through ea
 deployment meets (a Ray node dying, a flaky link to a device's host, the API server and the
 database restarting). Marked ``deploy`` (``pytest -m deploy`` runs these alone).
 
-The tests whose fault the deployment recovers from share one deployment (starting one takes
-a while), and each checks that it left every process of it running; killing a Ray node takes
-one of its own. They run on one test worker (``xdist_group``), one after another."""
+Each test has a deployment of its own. Those whose fault the deployment recovers from check
+at their end that every service of it is still running (a shared deployment was tried: test
+workers tear module fixtures down between batches of tests, so it was started again anyway)."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ from tests.deploy_tests.deployment import Deployment, deployed
 from tests.processes import Spawner
 from tests.workers_tests.tiny_jobs import SPEC, wait_until
 
-pytestmark = [pytest.mark.deploy, pytest.mark.xdist_group("deployment")]
+pytestmark = pytest.mark.deploy
 JOB_SECONDS = 900
 TRIALS = 4
 SERVICES = ("api", "agent", "worker-head", "worker-node2")
@@ -40,34 +40,23 @@ def require_namespaces() -> None:
         pytest.skip(message)
 
 
-@pytest.fixture(scope="module")
-def shared_deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
-    require_namespaces()
-    spawner = Spawner()
-    try:
-        with deployed(spawner, tmp_path_factory.mktemp("deployment-logs")) as running:
-            yield running
-    finally:
-        spawner.kill_all()
-
-
 @pytest.fixture
-def deployment(shared_deployment: Deployment) -> Iterator[Deployment]:
-    """The shared deployment; the test must leave every service of it running."""
-    yield shared_deployment
-    for name in SERVICES:
-        process = shared_deployment.processes[name]
-        assert process.poll() is None, f"{name} stopped\n{shared_deployment.describe()}"
-
-
-@pytest.fixture
-def own_deployment(spawn: Spawner, tmp_path: Path) -> Iterator[Deployment]:
-    """A deployment for a test that leaves it broken."""
+def broken_deployment(spawn: Spawner, tmp_path: Path) -> Iterator[Deployment]:
+    """A deployment for a test that leaves part of it dead."""
     require_namespaces()
     logs = tmp_path / "logs"
     logs.mkdir()
     with deployed(spawn, logs) as running:
         yield running
+
+
+@pytest.fixture
+def deployment(broken_deployment: Deployment) -> Iterator[Deployment]:
+    """A deployment the test must leave with every service running."""
+    yield broken_deployment
+    for name in SERVICES:
+        process = broken_deployment.processes[name]
+        assert process.poll() is None, f"{name} stopped\n{broken_deployment.describe()}"
 
 
 def submit(user: httpx.Client, trials: int) -> int:
@@ -115,8 +104,7 @@ def finished_job(user: httpx.Client, job_id: int) -> dict:
 
 
 def assert_whole(deployment: Deployment, user: httpx.Client, job_id: int, trials: int) -> None:
-    """The job succeeded with exactly its budget of complete trials, each measured once (on
-    a shared deployment, once over every job it ran)."""
+    """The job succeeded with exactly its budget of complete trials, each measured once."""
     finished = finished_job(user, job_id)
     assert finished["state"] == "succeeded", f"{finished}\n{deployment.describe()}"
     done = complete(user, job_id)
@@ -146,9 +134,9 @@ def test_a_job_runs_to_the_end_with_evaluations_on_both_ray_nodes(
 
 
 def test_killing_ray_node2_mid_job_loses_no_trial_and_counts_none_twice(
-    own_deployment: Deployment,
+    broken_deployment: Deployment,
 ) -> None:
-    deployment = own_deployment
+    deployment = broken_deployment
     with deployment.user() as user:
         job_id = submit(user, 6)
         wait_until(  # both nodes have evaluated, and more is to come
