@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import logging
 import os
 import secrets
 import signal
@@ -48,7 +49,7 @@ from edgenas.callers import SERVICE
 from latency.database import create_db_engine
 from search.engine import Candidate, Outcome
 from search.train import Evaluation
-from workers.evaluation import NodeOutcome
+from workers.evaluation import Evaluator, NodeOutcome
 from workers.jobs import submit_job
 from workers.runner import Runner, RunnerSettings
 from workers.spec import JobSpec
@@ -73,7 +74,7 @@ OPTUNA_TABLES = (
 )
 
 
-def stand_in(seconds: float) -> Any:
+def stand_in(seconds: float) -> Evaluator:
     """An evaluation that sleeps ``seconds`` instead of measuring and training; accuracy and
     latency are made up from the architecture, so the front moves as a real one does."""
 
@@ -100,7 +101,7 @@ def run_runner(url: str, ray_address: str, seconds: float, in_flight: int) -> No
     """One runner process: joins the cluster and drives jobs until SIGTERM."""
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    ray.init(address=ray_address, log_to_driver=False, logging_level="WARNING")
+    ray.init(address=ray_address, log_to_driver=False, logging_level=logging.WARNING)
     warm_up(in_flight)
     print(READY, flush=True)
     sessions = sessionmaker(create_db_engine(url), expire_on_commit=False)
