@@ -6,6 +6,8 @@ these are computed on request from the trials' values and user attributes.
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Sequence
 
 import optuna
@@ -14,6 +16,20 @@ from optuna.trial import FrozenTrial, TrialState
 from search.results import front_of, pareto_html, pareto_png
 from search.trial_record import TrialRecord, record_of
 from workers.tables import study_name
+
+CSV_COLUMNS = (
+    "number",
+    "state",
+    "accuracy",
+    "params",
+    "macs",
+    "reward",
+    "feasible",
+    "stopped_early",
+    "epochs",
+    "seconds",
+    "arch_hash",
+)
 
 
 def job_trials(storage: optuna.storages.BaseStorage, job_id: int) -> list[FrozenTrial]:
@@ -46,3 +62,29 @@ def job_pareto_html(trials: Sequence[FrozenTrial], devices: Sequence[str]) -> st
 
 def job_pareto_png(trials: Sequence[FrozenTrial], devices: Sequence[str]) -> bytes:
     return pareto_png(finished_records(trials, devices), devices[0])
+
+
+def trials_csv(trials: Sequence[FrozenTrial], devices: Sequence[str]) -> str:
+    """Every trial as a CSV row: number order, a latency column per device and whether it
+    was predicted (a spreadsheet's view of ``GET /v1/jobs/{id}/trials``)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(
+        [
+            *CSV_COLUMNS,
+            *(f"latency_ms_{d}" for d in devices),
+            *(f"predicted_{d}" for d in devices),
+            "arch",
+        ]
+    )
+    for trial in trials:
+        r = record_of(trial, devices)
+        writer.writerow(
+            [
+                *(getattr(r, column) for column in CSV_COLUMNS),
+                *(r.latency_ms.get(d, "") for d in devices),
+                *(d in r.latency_predicted for d in devices),
+                r.arch,
+            ]
+        )
+    return out.getvalue()

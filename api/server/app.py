@@ -17,7 +17,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from api.server.coalesce import Coalescer
 from api.server.database import schema_is_current, upgrade_database
 from api.server.deps import known_query_only
-from api.server.errors import error_response, install_error_handlers
+from api.server.errors import install_error_handlers, json_error
 from api.server.keys import callers_of_keys
 from api.server.limits import BodySizeLimit
 from api.server.quotas import InFlight, KeyRateLimiter
@@ -25,6 +25,8 @@ from api.server.routes import agent, datasets, devices, jobs, latency
 from api.server.schemas import ERROR_RESPONSES
 from api.server.settings import Settings, loopback_hosts
 from api.server.signals import QueueSignal
+from api.web import install_web_ui
+from api.web.pages import error_page
 from latency.database import create_db_engine
 from latency.device_predictor import DevicePredictors
 from latency.queue import task_views
@@ -67,7 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.rate_limiter = KeyRateLimiter(settings.rate_limit)
     app.state.calibrations = InFlight(settings.max_calibrations_per_user, "calibrations")
-    install_error_handlers(app)
+    install_error_handlers(app, error_page)
     if settings.local_dev_no_auth:  # keyless: answer only requests addressed to loopback
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=loopback_hosts(settings.host))
     app.add_middleware(
@@ -79,6 +81,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(
             module.router, responses=ERROR_RESPONSES, dependencies=[Depends(known_query_only)]
         )
+
+    install_web_ui(app)
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:
@@ -92,9 +96,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             current = await run_in_threadpool(schema_is_current, app.state.engine)
         except SQLAlchemyError as exc:
             reason = f"database unreachable: {type(exc).__name__}"
-            return error_response(503, reason)
+            return json_error(503, reason)
         if not current:
-            return error_response(503, "database schema is behind: run the upgrade")
+            return json_error(503, "database schema is behind: run the upgrade")
         return JSONResponse({"status": "ready"})
 
     return app

@@ -23,6 +23,7 @@ from api.server.keys import authenticate_key
 from api.server.quotas import InFlight, KeyRateLimiter
 from api.server.settings import Settings
 from api.server.signals import QueueSignal
+from api.server.web_sessions import COOKIE, CSRF_HEADER, SAFE_METHODS, SignedIn, signed_in
 from edgenas.callers import LOCAL_DEVELOPER, Caller
 from edgenas.errors import InvalidRequestError
 from latency.device_predictor import DevicePredictors
@@ -96,18 +97,41 @@ def _token(credentials: HTTPAuthorizationCredentials | None) -> str:
     return credentials.credentials
 
 
+async def web_session(request: Request, db: DatabaseDep) -> SignedIn | None:
+    """The web UI's session of the request's cookie, if it has a live one."""
+    token = request.cookies.get(COOKIE)
+    return None if not token else await db.run(lambda s: signed_in(s, token))
+
+
+WebSessionDep = Annotated[SignedIn | None, Depends(web_session)]
+
+
 async def require_user(
-    settings: SettingsDep, keys: KeyLookupsDep, limiter: RateLimiterDep, credentials: Credentials
+    request: Request,
+    settings: SettingsDep,
+    keys: KeyLookupsDep,
+    limiter: RateLimiterDep,
+    credentials: Credentials,
+    browser: WebSessionDep,
 ) -> Caller:
     """The user of a valid, unrevoked API key within its request rate (or, with the
-    local-development flag, an admin without a key)."""
+    local-development flag, an admin without a key). The key comes from the Authorization
+    header or, for the web UI, from its signed-in session; a session's request that changes
+    something must echo the session's CSRF token."""
     if settings.local_dev_no_auth:
         return LOCAL_DEVELOPER
-    token = _token(credentials)
-    caller = await keys.get(hash_token(token))
+    if credentials is None and browser is not None:
+        key_hash = browser.key_hash
+        if request.method not in SAFE_METHODS and not browser.csrf_matches(
+            request.headers.get(CSRF_HEADER)
+        ):
+            raise HTTPException(403, f"missing or wrong {CSRF_HEADER} header for this session")
+    else:
+        key_hash = hash_token(_token(credentials))
+    caller = await keys.get(key_hash)
     if caller is None:
         raise HTTPException(401, "unknown or revoked API key")
-    limiter.hit(hash_token(token))
+    limiter.hit(key_hash)
     return caller
 
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from optuna.exceptions import StorageInternalError
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -51,54 +52,78 @@ SERVICE_STATUSES: dict[type[Exception], int] = {
 }
 
 
-def error_response(
+def json_error(
     status: int, message: str, details: Any = None, headers: dict[str, str] | None = None
 ) -> JSONResponse:
     body = {"code": _STATUS_CODES.get(status, "error"), "message": message, "details": details}
     return JSONResponse({"error": body}, status_code=status, headers=headers)
 
 
-def install_error_handlers(app: FastAPI) -> None:
-    """Map domain and framework errors to the one shape, never a bare 500 with a trace."""
+def validation_details(errors: Sequence[Any]) -> list[dict[str, str]]:
+    """Pydantic's errors as the 422's details: each names its field as a dotted path."""
+    return [{"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in errors]
+
+
+PageRenderer = Callable[[Request, int, str], Response]
+# paths that answer JSON errors; any other path is a web UI page and gets an error page
+API_PATHS = ("/v1/", "/healthz", "/readyz", "/openapi.json", "/docs", "/redoc")
+
+
+def install_error_handlers(app: FastAPI, error_page: PageRenderer | None = None) -> None:
+    """Map domain and framework errors to the one shape, never a bare 500 with a trace; the
+    web UI's pages get ``error_page`` with the same status and message instead."""
+
+    def error_response(
+        status: int,
+        message: str,
+        details: Any = None,
+        headers: dict[str, str] | None = None,
+        *,
+        request: Request,
+    ) -> Response:
+        if error_page is not None and not request.url.path.startswith(API_PATHS):
+            return error_page(request, status, message)
+        return json_error(status, message, details, headers)
 
     @app.exception_handler(StarletteHTTPException)  # FastAPI's and the router's (404, 405)
-    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         headers = dict(exc.headers or {})
         if exc.status_code == 405:  # Starlette lists only the first route of the path's
             headers["Allow"] = ", ".join(_allowed_methods(request))
-        return error_response(exc.status_code, str(exc.detail), headers=headers)
+        return error_response(exc.status_code, str(exc.detail), headers=headers, request=request)
 
     @app.exception_handler(RequestValidationError)
-    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
-        details = [
-            {"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors()
-        ]
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        details = validation_details(exc.errors())
         first = details[0] if details else {"field": "", "message": "invalid request"}
-        return error_response(422, f"{first['field']}: {first['message']}", details)
+        message = f"{first['field']}: {first['message']}"
+        return error_response(422, message, details, request=request)
 
     @app.exception_handler(SpaceError)
-    async def space_error(_: Request, exc: SpaceError) -> JSONResponse:
+    async def space_error(request: Request, exc: SpaceError) -> Response:
         field = getattr(exc, "field", None)
-        return error_response(422, str(exc), {"field": field} if field else None)
+        details = {"field": field} if field else None
+        return error_response(422, str(exc), details, request=request)
 
     @app.exception_handler(DBAPIError)
     @app.exception_handler(StorageInternalError)  # Optuna's wrapping of the same errors
-    async def database_error(_: Request, exc: Exception) -> JSONResponse:
+    async def database_error(request: Request, exc: Exception) -> Response:
         if not is_transient(exc):
             raise exc  # a fault of ours: the server's error page, and the trace in its log
         return error_response(
             503,
             "the database is unavailable; retry shortly",
             headers={"Retry-After": str(DATABASE_RETRY_SECONDS)},
+            request=request,
         )
 
     @app.exception_handler(ServiceError)
-    async def service_error(_: Request, exc: Exception) -> JSONResponse:
+    async def service_error(request: Request, exc: Exception) -> Response:
         status = next(code for kind, code in SERVICE_STATUSES.items() if isinstance(exc, kind))
         headers = (
             {"Retry-After": str(exc.retry_after)} if isinstance(exc, QuotaExceededError) else None
         )
-        return error_response(status, str(exc), headers=headers)
+        return error_response(status, str(exc), headers=headers, request=request)
 
 
 def _allowed_methods(request: Request) -> list[str]:

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from fastapi import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.server.errors import error_response
+from api.server.errors import json_error
 
 
 class BodySizeLimit:
@@ -34,7 +34,7 @@ class BodySizeLimit:
         message = f"request body over {limit:,} bytes"
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
-            await error_response(413, message)(scope, receive, send)
+            await json_error(413, message)(scope, receive, send)
             return
         received = 0
 

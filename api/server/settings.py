@@ -74,6 +74,13 @@ class Settings(BaseSettings):
     max_open_tasks_per_user: int = Field(10_000, ge=1, description="pending or leased tasks")
     max_calibrations_per_user: int = Field(1, ge=1, description="calibrations being prepared")
 
+    web_session_hours: float = Field(
+        12.0, gt=0, le=24 * 30, description="how long a web UI sign-in lasts"
+    )
+    secure_cookies: bool = Field(
+        False, description="mark the web UI's cookie Secure (set it when served over HTTPS)"
+    )
+
     def size_caps(self) -> SizeCaps:
         return SizeCaps(self.max_arch_params, self.max_arch_macs, self.max_onnx_bytes)
 

@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.server.deps import (
     CallerDep,
+    Database,
     DatabaseDep,
     ObjectId,
     PageOffset,
@@ -27,6 +28,7 @@ from api.server.schemas import (
     TrialPage,
     file_response,
 )
+from api.server.settings import Settings
 from edgenas.callers import Caller
 from edgenas.errors import NotFoundError
 from latency.queue import check_fits_lease
@@ -43,7 +45,13 @@ from workers.jobs import (
     list_jobs,
     submit_job,
 )
-from workers.results import job_pareto_html, job_pareto_png, job_trials, pareto_members
+from workers.results import (
+    job_pareto_html,
+    job_pareto_png,
+    job_trials,
+    pareto_members,
+    trials_csv,
+)
 from workers.spec import JobSpec, resolve
 from workers.tables import JobState
 
@@ -77,7 +85,13 @@ async def submit(
 ) -> JobOut:
     """Validate a job in full (space, data, devices, constraints, strategy) and queue it as
     the caller's, holding its devices by id and its data by location."""
-    submitted: dict[str, Any] = await request.json()
+    return await queue_job(spec, await request.json(), db, settings, caller)
+
+
+async def queue_job(
+    spec: JobSpec, submitted: dict[str, Any], db: Database, settings: Settings, caller: Caller
+) -> JobOut:
+    """What a submission does once the spec parsed (the web UI's form submits through it)."""
     check_fits_lease(spec.measurement, settings.lease_seconds, "measurement")
     location = await db.run(
         lambda s: data_location(s, spec.data, caller, settings.data_dir, settings.data_roots)
@@ -150,6 +164,23 @@ async def trials(
     )
     page = [TrialOut.model_validate(r) for r in records[offset : offset + limit]]
     return TrialPage(items=page, total=len(records), offset=offset, limit=limit)
+
+
+@router.get(
+    "/{job_id}/trials.csv",
+    response_class=Response,
+    responses=file_response("text/csv", "every trial, one row each"),
+)
+async def trials_table(
+    job_id: ObjectId, db: DatabaseDep, storage: StudyStorageDep, caller: CallerDep
+) -> Response:
+    """The job's trials as CSV, in number order (the web UI's download)."""
+    devices, found = await _job_and_trials(db, storage, caller, job_id)
+    return Response(
+        await run_in_threadpool(trials_csv, found, devices),
+        media_type="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="job{job_id}-trials.csv"'},
+    )
 
 
 @router.get("/{job_id}/pareto", response_model=ParetoOut)
