@@ -4,7 +4,10 @@ PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install demo test bench
+CHROMIUM ?= /usr/bin/chromium
+APT_INSTALL := DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends
+
+.PHONY: install demo test bench screenshots
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,16 +17,23 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
+# The web UI's tests drive Debian's Chromium (Playwright cannot download a browser here).
+$(CHROMIUM):
+	$(APT_INSTALL) chromium || (apt-get update && $(APT_INSTALL) chromium)
+
 demo: install
 	$(BIN)/edgenas demo
 
-test: install
+test: install $(CHROMIUM)
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -n 2 -m "not timing"
 	$(BIN)/python -m pytest -m timing  # alone: another test on the 2 cores would skew them
+
+screenshots: install $(CHROMIUM)  # the README's pictures, from the browser test
+	EDGENAS_SCREENSHOTS=docs/screenshots $(BIN)/python -m pytest -q tests/web_tests/test_browser.py
 
 bench: install
 	$(BIN)/python benchmarks/reference_networks.py

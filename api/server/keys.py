@@ -49,7 +49,7 @@ def list_api_keys(session: Session) -> list[tuple[ApiKey, str]]:
     rows = session.execute(
         select(ApiKey, User.name).join(User, ApiKey.user_id == User.id).order_by(ApiKey.id)
     )
-    return [(key, user) for key, user in rows.tuples()]
+    return [(key, user) for key, user in rows]
 
 
 def revoke_api_key(session: Session, key_id: int) -> bool:
