@@ -36,27 +36,47 @@ DEMO_SPEC: dict[str, Any] = {
     "seed": 0,
 }
 POLL_SECONDS = 1.0
+DEMO_TRIALS = 12  # 16 took 296 s on a fast day and 520–915 s on slow ones; see RESULTS.md
 
 
 def demo(
-    trials: Annotated[int, typer.Option(min=2, max=200, help="Search budget")] = 16,
+    trials: Annotated[int, typer.Option(min=2, max=200, help="Search budget")] = DEMO_TRIALS,
     out: Annotated[Path, typer.Option(help="Database, results and plots go here")] = Path(
         "demo-out"
     ),
+    serve_after: Annotated[
+        bool,
+        typer.Option("--serve-after", help="Keep the service and its web UI up until Ctrl-C"),
+    ] = False,
 ) -> None:
-    """Run the service here and a search through it; print and plot the Pareto front."""
+    """Run the service here and a search through it; print and plot the Pareto front. The web
+    UI shows the job live at the address printed first."""
     from rich.console import Console
 
     console = Console()
     started = time.monotonic()
     with local_service(out) as client:
+        key = client.headers["Authorization"].removeprefix("Bearer ")
         console.print(f"[bold]EdgeNAS[/] serving on {client.base_url}")
+        console.print(f"web UI: [bold]{client.base_url}/[/]", soft_wrap=True)
+        console.print(f"sign in with the API key {key}", soft_wrap=True)
         spec = {**DEMO_SPEC, "budget": {"trials": trials}}
         job = _submit(client, spec)
         console.print(f"submitted job {job['id']}: {spec['name']} ({trials} trials)")
-        _follow(client, job["id"], console)
+        console.print(f"watch it at {client.base_url}/jobs/{job['id']}", soft_wrap=True)
+        _follow(client, job["id"], console, started)
         _report(client, job["id"], out, console)
-    console.print(f"demo finished in {time.monotonic() - started:.0f} s")
+        console.print(f"demo finished in {time.monotonic() - started:.0f} s")
+        if serve_after:
+            _serve_until_interrupted(client, console)
+
+
+def _serve_until_interrupted(client: httpx.Client, console: Any) -> None:
+    console.print(f"serving the web UI at {client.base_url}/ until Ctrl-C", soft_wrap=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        console.print("stopping")
 
 
 @contextmanager
@@ -124,13 +144,15 @@ def _submit(client: Any, spec: dict[str, Any]) -> dict[str, Any]:
     return response.json()
 
 
-def _follow(client: Any, job_id: int, console: Any) -> None:
-    """A progress bar until the job is finished."""
+def _follow(client: Any, job_id: int, console: Any, started: float) -> None:
+    """A progress bar until the job is finished; when the first trial came, in seconds from
+    the start (the web UI shows it from then on)."""
     from api.cli.progress_bar import search_progress
     from workers.progress import JobProgress
 
     with search_progress(console) as progress:
         task = None
+        first_trial_at: float | None = None
         while True:
             job = client.get(f"/v1/jobs/{job_id}").json()
             figures = JobProgress.model_validate(job["progress"])
@@ -145,6 +167,9 @@ def _follow(client: Any, job_id: int, console: Any) -> None:
             if figures.measurements_saved:
                 description += f", {figures.measurements_saved} measurements saved"
             progress.update(task, completed=figures.trials_done, description=description)
+            if first_trial_at is None and figures.trials_done:
+                first_trial_at = time.monotonic() - started
+                progress.console.print(f"first trial done after {first_trial_at:.0f} s")
             if job["state"] in ("succeeded", "failed", "cancelled"):
                 break
             time.sleep(POLL_SECONDS)
