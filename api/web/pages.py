@@ -55,6 +55,13 @@ from workers.tables import JobState
 
 TEMPLATES = Jinja2Templates(directory=FilePath(__file__).parent / "templates")
 JOBS_SHOWN = 100
+# no framing (a cancel button under another site's overlay), no sniffing, no leaked paths
+PAGE_HEADERS = {
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
 FINAL_HEADER = "X-Final"  # on a part that will not change again: the page stops refreshing it
 router = APIRouter(include_in_schema=False)
 
@@ -63,7 +70,7 @@ def render(
     request: Request, template: str, user: PageUser | None, status: int = 200, **context: Any
 ) -> HTMLResponse:
     return TEMPLATES.TemplateResponse(
-        request, template, {"user": user, **context}, status_code=status
+        request, template, {"user": user, **context}, status_code=status, headers=PAGE_HEADERS
     )
 
 

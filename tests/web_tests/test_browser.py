@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -21,6 +23,8 @@ from playwright.sync_api import Page, expect
 from sqlalchemy.orm import sessionmaker
 
 from latency.database import create_db_engine
+from space import parse_arch
+from space.references import reference_arch
 from tests.isolation import start_agent
 from tests.processes import Spawner
 from tests.server import Server, make_api_key, served
@@ -59,6 +63,27 @@ def sign_in(page: Page, server: Server, key: str) -> None:
     page.get_by_label("API key").fill(key)
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("heading", name="Jobs")).to_be_visible()
+
+
+def reference_on_device(server: Server, name: str, user: httpx.Client) -> float:
+    """Import a latency for the reference network at the job's input size (as a device lab's
+    file would bring it) and return it."""
+    trial = user.get("/v1/jobs/1/trials").json()["items"][0]
+    shape = parse_arch(trial["arch"])
+    arch = replace(
+        reference_arch(name),
+        resolution=shape.resolution,
+        in_channels=shape.in_channels,
+        num_classes=shape.num_classes,
+    )
+    device = next(d for d in user.get("/v1/devices").json() if d["name"] == "cpu-1")
+    latency = 0.5
+    answer = user.post(
+        f"/v1/devices/{device['id']}/measurements",
+        json={"source": "lab file", "measurements": [{"arch": str(arch), "latency_ms": latency}]},
+    )
+    assert answer.status_code == 201, answer.text
+    return latency
 
 
 def no_sideways_scroll(page: Page) -> None:
@@ -103,13 +128,19 @@ def test_a_user_runs_and_browses_a_search_in_the_browser(
         running = threading.Thread(target=runner.run_once)
         running.start()
         try:
-            expect(summary).to_contain_text(f"1/{TRIALS} done", timeout=SLOW)
+            expect(summary).to_contain_text(re.compile(rf"[1-9]/{TRIALS} done"), timeout=SLOW)
             expect(summary).to_contain_text("succeeded", timeout=SLOW)
         finally:
             running.join()
         assert page.evaluate("window.__sameDocument") is True
         rows = page.locator("#trial-rows tr[data-trial]")
         expect(rows).to_have_count(TRIALS)
+
+        # a reference network measured on the device at the job's input size joins the plot
+        reference = reference_on_device(service, "mobilenet_v2@0.5", service.user)
+        page.reload()
+        expect(page.locator("[data-plot='pareto-cpu-1']")).to_contain_text("mobilenet_v2@0.5")
+        assert reference > 0
 
         # hover a front point: its tooltip names the trial, accuracy, latency and size
         expect(page.locator(".plots[data-final]")).to_have_count(1)  # the finished job's plots
@@ -231,3 +262,16 @@ def test_a_user_who_is_not_signed_in_gets_the_sign_in_page_and_another_users_job
             expect(page.locator("tbody#job-rows")).to_have_count(0)
             page.goto(f"{server.url}/jobs")
             expect(page.locator("#job-rows")).not_to_contain_text("bea's secret")
+
+            # ann's own queued job, cancelled from its page (the button asks first)
+            mine = httpx.Client(
+                base_url=server.url, headers={"Authorization": f"Bearer {key}"}, timeout=60
+            )
+            mine.post("/v1/devices", json={"name": "ann-cpu"})
+            job = mine.post("/v1/jobs", json={"name": "ann's", "devices": ["ann-cpu"]}).json()
+            page.goto(f"{server.url}/jobs/{job['id']}")
+            page.once("dialog", lambda dialog: dialog.accept())
+            page.get_by_role("button", name="Cancel job").click()
+            expect(page.locator("#job-summary")).to_contain_text("cancelled")
+            assert mine.get(f"/v1/jobs/{job['id']}").json()["state"] == "cancelled"
+            mine.close()

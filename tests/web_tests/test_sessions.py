@@ -56,7 +56,8 @@ def test_the_session_cookie_is_httponly_strict_and_holds_no_key(server: Server) 
         )
         assert "HttpOnly" in cookie and "SameSite=strict" in cookie
         assert key_of(server) not in cookie
-        assert client.get("/jobs").status_code == 200
+        page = client.get("/jobs")
+        assert page.status_code == 200 and page.headers["x-frame-options"] == "DENY"
 
 
 def test_a_bad_key_or_a_forged_form_does_not_sign_in(server: Server) -> None:
