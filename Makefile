@@ -29,7 +29,7 @@ test: install $(CHROMIUM)
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	$(BIN)/mypy
-	$(BIN)/python -m pytest -n 2 -m "not timing"
+	$(BIN)/python -m pytest -n 2 -m "not timing" --durations=25  # the slowest, for keeping CI short
 	$(BIN)/python -m pytest -m timing  # alone: another test on the 2 cores would skew them
 
 screenshots: install $(CHROMIUM)  # the README's pictures, from the browser test

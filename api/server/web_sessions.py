@@ -43,6 +43,7 @@ def sign_in(session: Session, api_key: str, lifetime: timedelta) -> str | None:
     """A new session for a valid API key: the cookie's token, or None for a bad key."""
     if authenticate_key(session, api_key) is None:
         return None
+    session.execute(delete(WebSession).where(WebSession.expires_at <= utcnow()))  # no pile-up
     token = secrets.token_urlsafe(32)
     session.add(
         WebSession(
@@ -66,9 +67,5 @@ def signed_in(session: Session, token: str) -> SignedIn | None:
 
 
 def sign_out(session: Session, token: str) -> None:
-    """End the session (and drop expired ones while at it)."""
-    session.execute(
-        delete(WebSession).where(
-            (WebSession.token_hash == hash_token(token)) | (WebSession.expires_at <= utcnow())
-        )
-    )
+    """End the session at once: its cookie is refused from now on."""
+    session.execute(delete(WebSession).where(WebSession.token_hash == hash_token(token)))

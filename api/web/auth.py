@@ -15,7 +15,7 @@ from urllib.parse import quote
 from fastapi import Depends, Request, Response
 from fastapi.responses import RedirectResponse
 
-from api.server.deps import KeyLookupsDep, RateLimiterDep, SettingsDep, WebSessionDep
+from api.server.deps import KeyLookupsDep, RateLimiterDep, WebSessionDep
 from api.server.settings import Settings
 from api.server.web_sessions import COOKIE
 from edgenas.callers import Caller
@@ -76,6 +76,6 @@ def new_sign_in_token() -> str:
     return secrets.token_urlsafe(32)
 
 
-def start_session_cookie(response: Response, token: str, settings: SettingsDep) -> None:
+def start_session_cookie(response: Response, token: str, settings: Settings) -> None:
     set_cookie(response, COOKIE, token, settings, settings.web_session_hours)
     response.delete_cookie(SIGN_IN_COOKIE, path="/")

@@ -26,6 +26,8 @@ from api.server.deps import (
     StudyStorageDep,
     WebSessionDep,
 )
+from api.server.schemas import JobOut
+from api.server.settings import Settings
 from api.server.web_sessions import COOKIE, CSRF_FIELD, sign_in, sign_out
 from api.web.auth import (
     SIGN_IN_COOKIE,
@@ -88,10 +90,7 @@ async def home() -> RedirectResponse:
 async def sign_in_page(
     request: Request, settings: SettingsDep, next: str | None = None
 ) -> HTMLResponse:
-    token = new_sign_in_token()
-    page = render(request, "signin.html", None, csrf_token=token, next=safe_next(next))
-    set_cookie(page, SIGN_IN_COOKIE, token, settings, hours=1)
-    return page
+    return _sign_in_form(request, settings, next)
 
 
 @router.post("/signin")
@@ -106,22 +105,25 @@ async def sign_in_submit(
     """Sign in with an API key; the browser gets a session cookie, never the key."""
     expected = request.cookies.get(SIGN_IN_COOKIE)
     if not expected or expected != csrf_token:
-        return _sign_in_again(request, settings, next, "The sign-in form expired: try again.")
+        return _sign_in_form(request, settings, next, "The sign-in form expired: try again.")
     token = await db.run(
         lambda s: sign_in(s, api_key.strip(), timedelta(hours=settings.web_session_hours))
     )
     if token is None:
-        return _sign_in_again(request, settings, next, "Unknown or revoked API key.")
+        return _sign_in_form(request, settings, next, "Unknown or revoked API key.")
     response = RedirectResponse(safe_next(next), status_code=303)
     start_session_cookie(response, token, settings)
     return response
 
 
-def _sign_in_again(request: Request, settings: Any, next: str, error: str) -> HTMLResponse:
+def _sign_in_form(
+    request: Request, settings: Settings, next: str | None, error: str | None = None
+) -> HTMLResponse:
+    """The sign-in page with a fresh form token (also in a cookie: the post must match it)."""
     token = new_sign_in_token()
-    page = render(
-        request, "signin.html", None, 401, csrf_token=token, next=safe_next(next), error=error
-    )
+    status = 200 if error is None else 401
+    context = {"csrf_token": token, "next": safe_next(next), "error": error}
+    page = render(request, "signin.html", None, status, **context)
     set_cookie(page, SIGN_IN_COOKIE, token, settings, hours=1)
     return page
 
@@ -158,9 +160,7 @@ async def jobs_page(
     return render(request, template, user, jobs=jobs, total=total, state=state, states=states)
 
 
-def _jobs(session: Session, caller: Caller, state: JobState | None) -> tuple[list[Any], int]:
-    from api.server.schemas import JobOut
-
+def _jobs(session: Session, caller: Caller, state: JobState | None) -> tuple[list[JobOut], int]:
     jobs, total = list_jobs(session, caller, state, 0, JOBS_SHOWN)
     return [JobOut.model_validate(j) for j in jobs], total
 

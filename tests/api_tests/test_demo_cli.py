@@ -36,6 +36,9 @@ def test_the_demo_serves_its_web_ui_after_the_search_until_interrupted(
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        # as from a terminal: Ctrl-C interrupts (test workers start their children with
+        # SIGINT ignored, which Python would keep ignoring)
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     lines: list[str] = []
     assert demo.stdout is not None

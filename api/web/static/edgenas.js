@@ -13,6 +13,10 @@ function pollPart(element) {
     if (element.hasAttribute("data-final")) return;
     try {
       const response = await fetch(url, { headers: { Accept: "text/html" }, redirect: "manual" });
+      if (response.type === "opaqueredirect") {
+        window.location.reload(); // signed out meanwhile: the page itself goes to sign-in
+        return;
+      }
       if (response.ok) {
         const checked = new Set(
           [...element.querySelectorAll("input[type=checkbox]:checked")].map((box) => box.value),
@@ -47,20 +51,21 @@ function pollFigures(container) {
       const response = await fetch(url, { headers: { Accept: "application/json" } });
       if (response.ok) {
         const body = await response.json();
-        for (const [name, figure] of Object.entries(body.figures)) {
+        // every plot's box first, then the drawing: Plotly sizes a plot by its box once the
+        // grid knows how many there are (a redraw later would clear a tooltip being read)
+        const targets = Object.keys(body.figures).map((name) => {
           let target = container.querySelector(`[data-plot="${name}"]`);
           if (!target) {
             target = document.createElement("div");
             target.className = "plot";
             target.dataset.plot = name;
             target.setAttribute("role", "img");
-            target.setAttribute("aria-label", figure.layout.title.text);
+            target.setAttribute("aria-label", body.figures[name].layout.title.text);
             container.append(target);
           }
-          drawFigure(target, figure);
-        }
-        // a new plot changes the grid's columns: fit every plot to its cell again
-        container.querySelectorAll("[data-plot]").forEach((plot) => window.Plotly.Plots.resize(plot));
+          return [target, body.figures[name]];
+        });
+        for (const [target, figure] of targets) drawFigure(target, figure);
         if (body.final) {
           container.setAttribute("data-final", "");
           return;
