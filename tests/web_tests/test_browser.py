@@ -222,6 +222,7 @@ def test_a_user_runs_and_browses_a_search_in_the_browser(
             page.set_viewport_size(NARROW)
             page.goto(f"{service.url}{path}")
             no_sideways_scroll(page)
+        page.screenshot(path=shots / "submit-390px.png", full_page=True)
         page.set_viewport_size(WIDE)
 
         # sign out: the page and the session's cookie are refused from then on
