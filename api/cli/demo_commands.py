@@ -149,6 +149,7 @@ def _follow(client: Any, job_id: int, console: Any, started: float) -> None:
     the start (the web UI shows it from then on)."""
     from api.cli.progress_bar import search_progress
     from workers.progress import JobProgress
+    from workers.tables import FINISHED_STATES
 
     with search_progress(console) as progress:
         task = None
@@ -170,7 +171,7 @@ def _follow(client: Any, job_id: int, console: Any, started: float) -> None:
             if first_trial_at is None and figures.trials_done:
                 first_trial_at = time.monotonic() - started
                 progress.console.print(f"first trial done after {first_trial_at:.0f} s")
-            if job["state"] in ("succeeded", "failed", "cancelled"):
+            if job["state"] in FINISHED_STATES:
                 break
             time.sleep(POLL_SECONDS)
     if job["state"] != "succeeded":

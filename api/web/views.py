@@ -31,6 +31,7 @@ from space.profiler import LayerProfile, profile_arch
 from space.references import reference_arch
 from workers.jobs import get_job, job_devices
 from workers.results import job_trials, pareto_members
+from workers.tables import FINISHED_STATES
 
 # hand-designed networks drawn on a job's Pareto plot where they were measured on its device
 REFERENCE_NETWORKS = (
@@ -56,7 +57,7 @@ class JobView:
 
     @property
     def finished(self) -> bool:
-        return self.job.state in ("succeeded", "failed", "cancelled")
+        return self.job.state in FINISHED_STATES
 
     @property
     def front_numbers(self) -> set[int]:
