@@ -128,10 +128,20 @@ async def require_user(
             raise HTTPException(403, f"missing or wrong {CSRF_HEADER} header for this session")
     else:
         key_hash = hash_token(_token(credentials))
-    caller = await keys.get(key_hash)
+    caller = await caller_of_key(keys, limiter, key_hash)
     if caller is None:
         raise HTTPException(401, "unknown or revoked API key")
-    limiter.hit(key_hash)
+    return caller
+
+
+async def caller_of_key(
+    keys: Coalescer[str, Caller], limiter: KeyRateLimiter, key_hash: str
+) -> Caller | None:
+    """The user of a valid key (by its hash), counted against the key's request rate; None
+    for an unknown or revoked key. API requests and web pages both come through here."""
+    caller = await keys.get(key_hash)
+    if caller is not None:
+        limiter.hit(key_hash)
     return caller
 
 

@@ -15,7 +15,7 @@ from urllib.parse import quote
 from fastapi import Depends, Request, Response
 from fastapi.responses import RedirectResponse
 
-from api.server.deps import KeyLookupsDep, RateLimiterDep, WebSessionDep
+from api.server.deps import KeyLookupsDep, RateLimiterDep, WebSessionDep, caller_of_key
 from api.server.settings import Settings
 from api.server.web_sessions import COOKIE
 from edgenas.callers import Caller
@@ -37,10 +37,9 @@ async def page_user(
     browser: WebSessionDep, keys: KeyLookupsDep, limiter: RateLimiterDep
 ) -> PageUser:
     """The signed-in user, counted against their key's request rate like an API call."""
-    caller = None if browser is None else await keys.get(browser.key_hash)
+    caller = None if browser is None else await caller_of_key(keys, limiter, browser.key_hash)
     if browser is None or caller is None:
         raise SignInRequired()
-    limiter.hit(browser.key_hash)
     return PageUser(caller, browser.csrf_token)
 
 
