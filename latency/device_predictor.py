@@ -21,7 +21,7 @@ from edgenas.errors import InvalidRequestError
 from latency.layer_table import LayerTable
 from latency.measurement_csv import MAX_IMPORT_BATCH
 from latency.predictor import MIN_MEASUREMENTS, LatencyPredictor, layer_table
-from latency.tables import Device, LatencyRecord, RecordSource, utcnow
+from latency.tables import OF_ARCHITECTURES, Device, LatencyRecord, RecordSource, utcnow
 from space import Arch, parse_arch
 from space.probes import PROBE_MARK, is_probe
 
@@ -32,7 +32,7 @@ RECHOOSE_GROWTH = 1.5  # the model is chosen again once the measurements grew by
 def _version(session: Session, device_id: int) -> tuple[int, int]:
     count, newest = session.execute(
         select(func.count(LatencyRecord.id), func.max(LatencyRecord.id)).where(
-            LatencyRecord.device_id == device_id
+            LatencyRecord.device_id == device_id, OF_ARCHITECTURES
         )
     ).one()
     return int(count), int(newest or 0)
@@ -46,6 +46,7 @@ def measured_architectures(session: Session, device_id: int, *, probes: bool = F
         session.scalar(
             select(func.count(func.distinct(LatencyRecord.arch_hash))).where(
                 LatencyRecord.device_id == device_id,
+                OF_ARCHITECTURES,
                 is_probe_record if probes else ~is_probe_record,
             )
         )
@@ -88,7 +89,7 @@ class DevicePredictors:
     def _measurements(self, session: Session, device_id: int) -> _Measurements:
         rows = session.execute(
             select(LatencyRecord.arch_hash, LatencyRecord.arch, LatencyRecord.median_ms)
-            .where(LatencyRecord.device_id == device_id)
+            .where(LatencyRecord.device_id == device_id, OF_ARCHITECTURES)
             .order_by(LatencyRecord.id)
         )
         return _Measurements({h: (self._arch(h, text), ms) for h, text, ms in rows})
@@ -137,7 +138,7 @@ class DevicePredictors:
         """Predictors of devices measured at least twice as often (and well enough to teach)."""
         counts = session.execute(
             select(LatencyRecord.device_id, func.count(func.distinct(LatencyRecord.arch_hash)))
-            .where(LatencyRecord.device_id != device_id)
+            .where(LatencyRecord.device_id != device_id, OF_ARCHITECTURES)
             .group_by(LatencyRecord.device_id)
         )
         teachers = [

@@ -60,8 +60,18 @@ class MeasurementSettings(BaseModel):
         return self.warmup_seconds + runs * MIN_SECONDS_PER_RUN
 
     def key(self) -> str:
-        """Canonical JSON of the settings, for de-duplication and cache look-ups."""
-        return json.dumps(self.model_dump(), sort_keys=True, separators=(",", ":"))
+        """Canonical JSON of the settings, for de-duplication and cache look-ups (a field
+        left unset, such as a task's ``artifact``, is left out: keys stay as they were)."""
+        return json.dumps(self.model_dump(exclude_none=True), sort_keys=True, separators=(",", ":"))
+
+
+class TaskSettings(MeasurementSettings):
+    """How a task times its model: the settings someone asked for, and, for a model file
+    timed as it is (a trained network, fp32 or int8), that file's SHA-256. Only the service
+    sets ``artifact`` and ``int8``: a request names an architecture, which is exported."""
+
+    precision: Literal["fp32", "int8"] = "fp32"  # type: ignore[assignment]
+    artifact: str | None = Field(None, pattern=r"^[0-9a-f]{64}$")
 
 
 class MeasurementResult(BaseModel):
@@ -112,7 +122,7 @@ class LeasedTask(BaseModel):
     arch: str
     arch_hash: str
     input_shape: list[int]
-    settings: MeasurementSettings
+    settings: TaskSettings
     attempts: int
 
 

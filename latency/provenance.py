@@ -11,7 +11,7 @@ from collections.abc import Collection, Mapping
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from latency.tables import LatencyRecord, MeasurementTask, TaskState
+from latency.tables import OF_ARCHITECTURES, LatencyRecord, MeasurementTask, TaskState
 
 
 def newest_records(
@@ -23,7 +23,11 @@ def newest_records(
     names = {device_id: name for name, device_id in device_ids.items()}
     rows = session.scalars(
         select(LatencyRecord)
-        .where(LatencyRecord.device_id.in_(names), LatencyRecord.arch_hash.in_(set(arch_hashes)))
+        .where(
+            LatencyRecord.device_id.in_(names),
+            LatencyRecord.arch_hash.in_(set(arch_hashes)),
+            OF_ARCHITECTURES,
+        )
         .order_by(LatencyRecord.id)
     )
     return {(names[row.device_id], row.arch_hash): row for row in rows}  # newest wins

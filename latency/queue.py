@@ -26,7 +26,12 @@ from edgenas.errors import (
 )
 from latency.database import claim_oldest
 from latency.devices import DeviceAccess, get_device, may_use
-from latency.protocol import MIN_SECONDS_PER_RUN, MeasurementResult, MeasurementSettings
+from latency.protocol import (
+    MIN_SECONDS_PER_RUN,
+    MeasurementResult,
+    MeasurementSettings,
+    TaskSettings,
+)
 from latency.tables import (
     Device,
     LatencyRecord,
@@ -211,7 +216,9 @@ def request_measurement(
     if task is not None:
         return task
     shape = list(arch.input_shape())
-    key = model_key(arch, tuple(shape))
+    # a model file timed as it is is stored under its own hash; an architecture's export
+    # under the architecture's and shape's
+    key = _artifact(settings) or model_key(arch, tuple(shape))
     _ensure_model(session, arch, key, export)
     task = MeasurementTask(
         device_id=device.id,
@@ -233,6 +240,10 @@ def request_measurement(
             raise
         return existing
     return task
+
+
+def _artifact(settings: MeasurementSettings) -> str | None:
+    return settings.artifact if isinstance(settings, TaskSettings) else None
 
 
 def expire_leases(session: Session) -> int:
@@ -298,6 +309,7 @@ def complete_task(
         arch=task.arch,
         arch_hash=task.arch_hash,
         settings_key=task.settings_key,
+        artifact=task.settings.get("artifact"),
         device_facts=dict(device.facts),
         **result.model_dump(),
     )

@@ -129,8 +129,15 @@ class LatencyRecord(LatencyBase):
     )
     threads: Mapped[int]
     provider: Mapped[str] = mapped_column(String(100))
+    # the SHA-256 of a model file timed as it is (a trained or int8 model), None for the
+    # architecture's own export: only those describe the architecture (predictors, caches)
+    artifact: Mapped[str | None] = mapped_column(String(64))
     device_facts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     measured_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+# the records that describe an architecture (its own export timed), not a model file
+OF_ARCHITECTURES = LatencyRecord.artifact.is_(None)
 
 
 class MeasurementTask(LatencyBase):

@@ -20,6 +20,8 @@ from search.data_limits import LIMITS, DataError, DataLimits
 from search.image_files import channels_first, load_image_folder, load_image_zip
 
 BUILTIN = {"mnist5k": "mnist5k.npz"}
+TEST_SHARE = 0.1  # of every data set, held out from every search; trained models score on it
+TEST_SEED = 0  # the same images for every job on the same data, whatever the job's seed
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,12 @@ class ImageDataset:
             self.take(rng.permutation(np.concatenate(train)), "train"),
             self.take(rng.permutation(np.concatenate(held_out)), "validation"),
         )
+
+    def test_split(self) -> tuple[ImageDataset, ImageDataset]:
+        """(what searches and trainings may use, the test images), stratified. The test
+        images are the same for every job on this data: no search ever sees them, so a
+        trained model's test accuracy is not one the search chose it by."""
+        return self.split(TEST_SHARE, TEST_SEED)
 
     def subset(self, size: int, seed: int) -> ImageDataset:
         """At most ``size`` images, stratified, so a small proxy still sees every class."""

@@ -166,7 +166,9 @@ def evaluate_arch(
         nesterov=settings.momentum > 0,
         weight_decay=settings.weight_decay,
     )
-    scheduler = _schedule(optimizer, settings, steps_per_epoch * settings.epochs)
+    scheduler = lr_schedule(
+        optimizer, settings.schedule, settings.learning_rate, steps_per_epoch * settings.epochs
+    )
     loss_fn = nn.CrossEntropyLoss(label_smoothing=settings.label_smoothing)
 
     accuracies: list[float] = []
@@ -192,13 +194,15 @@ def evaluate_arch(
     return Evaluation(accuracies[-1], tuple(accuracies), stopped, train_seconds, eval_seconds)
 
 
-def _schedule(
-    optimizer: torch.optim.Optimizer, settings: ProxySettings, total_steps: int
+def lr_schedule(
+    optimizer: torch.optim.Optimizer, schedule: Schedule, learning_rate: float, total_steps: int
 ) -> torch.optim.lr_scheduler.LRScheduler:
-    if settings.schedule == "onecycle" and total_steps >= MIN_ONE_CYCLE_STEPS:
+    """The learning rate per step: one-cycle (when there are steps enough for its phases)
+    or cosine; stepped once per batch."""
+    if schedule == "onecycle" and total_steps >= MIN_ONE_CYCLE_STEPS:
         return torch.optim.lr_scheduler.OneCycleLR(
             optimizer,
-            max_lr=settings.learning_rate,
+            max_lr=learning_rate,
             total_steps=total_steps,
             pct_start=max(0.25, 2 / total_steps),  # each phase needs two steps or more
         )

@@ -24,6 +24,9 @@ class JobProgress(BaseModel):
     best_accuracy: float | None = Field(None, description="pareto mode, fully trained trials")
     hypervolume: float | None = Field(None, description="pareto mode, of the current front")
     best_reward: float | None = Field(None, description="mnas mode")
+    epochs: int | None = Field(None, description="a training job's epochs")
+    epochs_done: int | None = Field(None, description="a training job's epochs so far")
+    stage: str | None = Field(None, description="a training job: training, exporting, measuring")
 
 
 def progress_of(

@@ -38,15 +38,23 @@ class QueuedLatency:
         *,
         max_attempts: int = 3,
         timeout_seconds: float = 3600.0,
+        model: bytes | None = None,
     ) -> None:
+        """``model``: the file to time as it is (with ``settings.artifact`` its SHA-256),
+        instead of the architecture's own export."""
         self._sessions = sessions
         self._devices = dict(devices)  # name -> id, fixed when the job was submitted
         self._settings = settings
         self._max_attempts = max_attempts
         self._timeout = timeout_seconds
+        self._model = model
 
     def __call__(self, arch: Arch) -> dict[str, float]:
-        latencies: dict[str, float] = {}
+        return {device: record.median_ms for device, record in self.records(arch).items()}
+
+    def records(self, arch: Arch) -> dict[str, LatencyRecord]:
+        """Each device's record of ``arch`` (detached: read, not for changing)."""
+        latencies: dict[str, LatencyRecord] = {}
         waiting = retry_transient(lambda: self._request(arch, latencies), f"queue {arch.hash}")
         deadline = time.monotonic() + self._timeout
         while waiting:
@@ -59,7 +67,7 @@ class QueuedLatency:
                 time.sleep(POLL_SECONDS)
         return latencies
 
-    def _collect(self, waiting: dict[str, int], latencies: dict[str, float]) -> None:
+    def _collect(self, waiting: dict[str, int], latencies: dict[str, LatencyRecord]) -> None:
         """Move the devices whose task is done from ``waiting`` into ``latencies``."""
         with self._sessions.begin() as session:
             for device, task_id in list(waiting.items()):
@@ -70,17 +78,19 @@ class QueuedLatency:
                 if task.state == TaskState.DONE and task.record_id is not None:
                     record = session.get(LatencyRecord, task.record_id)
                     assert record is not None
-                    latencies[device] = record.median_ms
+                    latencies[device] = _detached(session, record)
                     del waiting[device]
 
-    def _request(self, arch: Arch, latencies: dict[str, float]) -> dict[str, int]:
+    def _request(self, arch: Arch, latencies: dict[str, LatencyRecord]) -> dict[str, int]:
         """Cache hits go into ``latencies``; the open task of each other device is returned.
         The model is exported before the transaction, not inside it."""
         from space.export import export_onnx_bytes  # torch: only where models are exported
 
-        with self._sessions.begin() as session:
-            missing = unexported(session, [arch])
-        exported = export_onnx_bytes(arch) if missing else None
+        exported = self._model
+        if exported is None:
+            with self._sessions.begin() as session:
+                missing = unexported(session, [arch])
+            exported = export_onnx_bytes(arch) if missing else None
         waiting = {}
         with self._sessions.begin() as session:
             for name, device_id in self._devices.items():
@@ -94,7 +104,14 @@ class QueuedLatency:
                 )
                 session.flush()
                 if isinstance(found, LatencyRecord):
-                    latencies[name] = found.median_ms
+                    latencies[name] = _detached(session, found)
                 else:
                     waiting[name] = found.id
         return waiting
+
+
+def _detached(session: Session, record: LatencyRecord) -> LatencyRecord:
+    """The record, readable after its transaction (loaded, then out of the session)."""
+    session.refresh(record)
+    session.expunge(record)
+    return record

@@ -46,6 +46,7 @@ from search.study import SearchSettings, create_study
 from search.trial_record import TrialRecord, retry_attrs, store_error
 from space.size_caps import SizeCaps
 from workers.evaluation import Evaluator, NodeOutcome, evaluate_in_worker
+from workers.interruptions import LeaseLost, ShuttingDown
 from workers.jobs import (
     claim_job,
     finish_job,
@@ -57,7 +58,8 @@ from workers.jobs import (
 from workers.progress import progress_of
 from workers.spec import JobSpec, ResolvedJob, SpecError, resolve
 from workers.study_storage import study_storage
-from workers.tables import Job, JobState, study_name
+from workers.tables import Job, JobKind, JobState, study_name
+from workers.training import drive_training
 
 T = TypeVar("T")
 log = logging.getLogger("edgenas.runner")
@@ -76,14 +78,6 @@ class RunnerSettings:
     max_in_flight: int | None = None  # None: the Ray cluster's CPU count
     max_failed_trials: int = 10  # a job fails when this many evaluations raised
     caps: SizeCaps = field(default_factory=SizeCaps)  # candidates over them are never built
-
-
-class LeaseLost(Exception):
-    """Another runner holds the job now (ours expired): stop driving it."""
-
-
-class ShuttingDown(Exception):
-    """The runner is stopping: hand the job back for the next runner to resume."""
 
 
 class Runner:
@@ -123,15 +117,21 @@ class Runner:
             job = claim_job(session, self.owner, self.lease)
             if job is None:
                 return False
-            job_id, spec, data = job.id, dict(job.spec), job.data_location
+            job_id, kind, spec, data = job.id, job.kind, dict(job.spec), job.data_location
         log.info("runner %s drives job %d", self.owner, job_id)
         try:
-            state, error = self._drive(job_id, spec, data, stop or threading.Event())
+            stop = stop or threading.Event()
+            if kind == JobKind.TRAIN:
+                state, error = self._train(job_id, spec, data, stop)
+            else:
+                state, error = self._drive(job_id, spec, data, stop)
         except LeaseLost:
             log.warning("job %d: lease lost to another runner", job_id)
             return True
         except ShuttingDown:
-            self._db(lambda s: release_job(s, job_id, self.owner), f"job {job_id}: hand back")
+            self.transaction(
+                lambda s: release_job(s, job_id, self.owner), f"job {job_id}: hand back"
+            )
             log.info("job %d handed back: this runner is stopping", job_id)
             return True
         except Exception as exc:
@@ -140,10 +140,12 @@ class Runner:
                 return True
             log.exception("job %d failed", job_id)  # the job fails with its reason
             state, error = JobState.FAILED, f"{type(exc).__name__}: {exc}"
-        self._db(lambda s: finish_job(s, job_id, self.owner, state, error), f"job {job_id}: finish")
+        self.transaction(
+            lambda s: finish_job(s, job_id, self.owner, state, error), f"job {job_id}: finish"
+        )
         return True
 
-    def _db(
+    def transaction(
         self, work: Callable[[Session], T], what: str, stop: threading.Event | None = None
     ) -> T:
         """``work`` in one transaction, run again while the database is away."""
@@ -160,7 +162,7 @@ class Runner:
         try:
             parsed = JobSpec.model_validate(spec)
             resolved = resolve(parsed, data, self.settings.caps)
-            devices = self._db(
+            devices = self.transaction(
                 lambda s: job_devices(s, s.get_one(Job, job_id)), f"job {job_id}: devices"
             )
         except (SpecError, ValueError, NotFoundError) as exc:
@@ -175,6 +177,15 @@ class Runner:
         keeper = LeaseKeeper(self, job_id)
         try:
             return self._search(job_id, parsed, resolved, data, devices, study, keeper, stop)
+        finally:
+            keeper.stop()
+
+    def _train(
+        self, job_id: int, spec: dict[str, Any], data: str | None, stop: threading.Event
+    ) -> tuple[JobState, str | None]:
+        keeper = LeaseKeeper(self, job_id)
+        try:
+            return drive_training(self, job_id, spec, data, keeper, stop)
         finally:
             keeper.stop()
 
@@ -296,7 +307,7 @@ class ProgressRecorder:
             figures = progress_of(self._study, self._mode, running, self._budget, elapsed)
             return record_progress(session, self._job_id, self._runner.owner, figures)
 
-        recorded = self._runner._db(record, f"job {self._job_id}: progress", self._stop)
+        recorded = self._runner.transaction(record, f"job {self._job_id}: progress", self._stop)
         if not recorded:
             raise LeaseLost
         took = time.monotonic() - began
@@ -336,7 +347,7 @@ class LeaseKeeper:
                 session.expunge(job)
             return job
 
-        job = runner._db(renew, f"job {job_id}: lease", stop=self._stopped)
+        job = runner.transaction(renew, f"job {job_id}: lease", stop=self._stopped)
         if job is None:
             self._lost.set()
             raise LeaseLost

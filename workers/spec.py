@@ -181,8 +181,9 @@ def resolve(
         in_channels=dataset.channels,
         num_classes=len(dataset.classes),
     )
+    searchable, _ = dataset.test_split()
     try:
-        train, validation = dataset.split(spec.proxy.validation_share, spec.seed)
+        train, validation = searchable.split(spec.proxy.validation_share, spec.seed)
     except DataError as exc:  # a share that leaves a side empty
         raise SpecError("proxy.validation_share", str(exc)) from None
     settings = SearchSettings(

@@ -1,6 +1,6 @@
-"""Tables the workers package owns: search jobs and uploaded data sets. Trials live in
-Optuna's own tables (one study per job, same database URL), never mirrored here
-(docs/architecture.md)."""
+"""Tables the workers package owns: jobs (searches and trainings), uploaded data sets, and
+trained models with their files. Trials live in Optuna's own tables (one study per job, same
+database URL), never mirrored here (docs/architecture.md)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,10 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -41,8 +43,16 @@ class JobState(StrEnum):
 FINISHED_STATES = (JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED)
 
 
+class JobKind(StrEnum):
+    """What a job does: search a space (spec: ``workers.spec.JobSpec``) or train one
+    trial's network for deployment (spec: ``workers.models.TrainSpec``)."""
+
+    SEARCH = "search"
+    TRAIN = "train"
+
+
 class Job(WorkersBase):
-    """A search job: its spec as submitted, where it stands, and who drives it (the lease)."""
+    """A job: its spec as submitted, where it stands, and who drives it (the lease)."""
 
     __tablename__ = "jobs"
     __table_args__ = (Index("ix_jobs_state", "state", "id"),)
@@ -50,6 +60,9 @@ class Job(WorkersBase):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     owner_id: Mapped[int | None] = mapped_column(Integer, index=True)  # None: admins' only
     name: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(
+        String(16), default=JobKind.SEARCH, server_default=JobKind.SEARCH.value
+    )
     spec: Mapped[dict[str, Any]] = mapped_column(JSON)
     # the devices by id, fixed at submission: a device deleted and registered again under its
     # name is another device, and the job's trials fail rather than measure on it
@@ -93,3 +106,46 @@ class Dataset(WorkersBase):
     resolution: Mapped[int] = mapped_column(Integer)
     channels: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Model(WorkersBase):
+    """A trial's network trained for deployment by its training job; what the training and
+    the measurements found is ``results`` (``workers.models.ModelResults``)."""
+
+    __tablename__ = "models"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    owner_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), unique=True)
+    source_job_id: Mapped[int] = mapped_column(Integer)
+    trial: Mapped[int] = mapped_column(Integer)
+    arch: Mapped[str] = mapped_column(Text)
+    results: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ModelArtifact(WorkersBase):
+    """One file of a model (weights, ONNX fp32, ONNX int8), kept in the database."""
+
+    __tablename__ = "model_artifacts"
+    __table_args__ = (UniqueConstraint("model_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("models.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(32))
+    sha256: Mapped[str] = mapped_column(String(64))
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class TrainingCheckpoint(WorkersBase):
+    """The newest checkpoint of a training job (``deploy.training``): a runner that claims
+    the job after another died resumes from it."""
+
+    __tablename__ = "training_checkpoints"
+
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
+    epoch: Mapped[int] = mapped_column(Integer)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    saved_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)

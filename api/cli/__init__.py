@@ -13,6 +13,8 @@ from api.cli.dataset_commands import app as datasets_app
 from api.cli.demo_commands import demo
 from api.cli.job_commands import app as jobs_app
 from api.cli.latency_commands import app as latency_app
+from api.cli.model_commands import app as models_app
+from api.cli.model_commands import train
 from api.cli.search_commands import app as search_app
 from api.cli.server_commands import migrate, serve, worker
 from api.cli.space_commands import app as space_app
@@ -26,6 +28,8 @@ app.add_typer(users_app, name="users")
 app.add_typer(keys_app, name="keys")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(datasets_app, name="datasets")
+app.add_typer(models_app, name="models")
+app.command()(train)
 app.command()(serve)
 app.command()(worker)
 app.command()(migrate)

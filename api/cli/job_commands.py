@@ -4,28 +4,17 @@ over the REST API. Needs only the base install: the server does the work."""
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Annotated, Any
 
-import httpx
 import typer
 import yaml
 
-from api.client.options import (
-    DEFAULT_SERVER,
-    ApiKey,
-    ServerUrl,
-    call,
-    error_message,
-    fail,
-    headers,
-)
-from api.client.patience import patient_get
+from api.cli.following import WaitTimeout, follow
+from api.client.options import DEFAULT_SERVER, ApiKey, ServerUrl, call, fail
 
 app = typer.Typer(help="Search jobs on a server.", no_args_is_help=True)
 MAX_SPEC_BYTES = 256 * 1024
-FOLLOW_SECONDS = 2.0  # how often ``jobs wait`` looks at the job
 
 
 def read_spec(path: Path) -> dict[str, Any]:
@@ -88,41 +77,19 @@ def show(
 @app.command()
 def wait(
     job_id: Annotated[int, typer.Argument()],
-    timeout: Annotated[
-        float, typer.Option(min=1, max=30 * 86_400, help="Give up after this many seconds")
-    ] = 86_400,
+    timeout: WaitTimeout = 86_400,
     server: ServerUrl = DEFAULT_SERVER,
     api_key: ApiKey = None,
 ) -> None:
     """Follow a job until it ends, through restarts of the server: a line whenever its state
     or trial count moves; exit 0 if it succeeded, 1 if it failed or was cancelled."""
-    deadline = time.monotonic() + timeout
-    seen = ""
-    with httpx.Client(base_url=server, headers=headers(api_key), timeout=60) as client:
-        while True:
-            try:
-                response = patient_get(client, f"/v1/jobs/{job_id}", deadline, say=_warn)
-            except httpx.TransportError as exc:
-                raise fail(f"cannot reach {server}: {exc}") from None
-            if response.status_code != 200:
-                raise fail(error_message(response))
-            job = response.json()
-            progress = job["progress"]
-            line = f"job {job_id} {job['state']}: {progress['trials_done']}/{progress['budget']}"
-            if line != seen:
-                typer.echo(line + " trials")
-                seen = line
-            if job["state"] not in ("queued", "running"):
-                if job["error"]:
-                    typer.echo(job["error"])
-                raise typer.Exit(0 if job["state"] == "succeeded" else 1)
-            if time.monotonic() >= deadline:
-                raise fail(f"job {job_id} is still {job['state']} after {timeout:.0f} s")
-            time.sleep(FOLLOW_SECONDS)
 
+    def line(job: dict[str, Any]) -> str:
+        progress = job["progress"]
+        return f"job {job_id} {job['state']}: {progress['trials_done']}/{progress['budget']} trials"
 
-def _warn(message: str) -> None:
-    typer.echo(message, err=True)
+    job = follow(server, api_key, f"/v1/jobs/{job_id}", timeout, line)
+    raise typer.Exit(0 if job["state"] == "succeeded" else 1)
 
 
 @app.command()

@@ -21,7 +21,7 @@ from api.server.errors import install_error_handlers, json_error
 from api.server.keys import callers_of_keys
 from api.server.limits import BodySizeLimit
 from api.server.quotas import InFlight, KeyRateLimiter
-from api.server.routes import agent, datasets, devices, jobs, latency
+from api.server.routes import agent, datasets, devices, jobs, latency, models
 from api.server.schemas import ERROR_RESPONSES
 from api.server.settings import Settings, loopback_hosts
 from api.server.signals import QueueSignal
@@ -77,7 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_bytes=settings.max_body_bytes,
         uploads={datasets.UPLOAD_PATH: settings.max_dataset_bytes},
     )
-    for module in (devices, latency, agent, jobs, datasets):
+    for module in (devices, latency, agent, jobs, models, datasets):
         app.include_router(
             module.router, responses=ERROR_RESPONSES, dependencies=[Depends(known_query_only)]
         )

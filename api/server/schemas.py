@@ -11,6 +11,7 @@ from latency.calibration import MAX_CALIBRATION, MAX_CALIBRATION_LAYERS
 from latency.measurement_csv import MAX_IMPORT_BATCH
 from latency.protocol import NAME_PATTERN, Facts, MeasurementSettings
 from workers.datasets import DatasetFormat
+from workers.models import ModelResults
 from workers.progress import JobProgress
 
 
@@ -184,6 +185,7 @@ class JobOut(BaseModel):
 
     id: int
     name: str
+    kind: str = Field(description="search or train")
     state: str
     spec: dict[str, Any]
     progress: JobProgress
@@ -192,6 +194,30 @@ class JobOut(BaseModel):
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+
+
+class ModelOut(BaseModel):
+    """A trained model: where its training job stands, what it found, which files it has."""
+
+    id: int
+    job_id: int = Field(description="its training job")
+    state: str = Field(description="its training job's state")
+    progress: JobProgress
+    error: str | None
+    source_job_id: int
+    trial: int
+    arch: str
+    arch_hash: str
+    results: ModelResults
+    artifacts: list[str] = Field(description="files ready for GET /v1/models/{id}/{artifact}")
+    created_at: datetime
+
+
+class ModelPage(BaseModel):
+    items: list[ModelOut]
+    total: int
+    offset: int
+    limit: int
 
 
 class JobPage(BaseModel):
