@@ -208,7 +208,9 @@ def drive_training(
     results = trained.results.model_copy(deep=True)
     arch = parse_arch(parsed.arch)
     for precision, name in ONNX_OF.items():
-        settings = TaskSettings(**parsed.measurement, precision=precision, artifact=hashes[name])
+        settings = TaskSettings(
+            **{**parsed.measurement, "precision": precision, "artifact": hashes[name]}
+        )
         measure = QueuedLatency(runner.sessions, devices, settings, model=trained.files[name])
         for device, record in measure.records(arch).items():
             results.latency.setdefault(device, {})[precision] = MeasuredLatency(

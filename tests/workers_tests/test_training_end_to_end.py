@@ -1,0 +1,177 @@
+"""Training a chosen trial end to end: real server over HTTP, real runners on real Ray, a real
+agent timing the very files the training made, SQLite and PostgreSQL. The data is 400 real
+digits uploaded by the test, so an epoch takes well under a second; what is checked is the
+service's behaviour, not the accuracy (benchmarks/final_training.py measures that)."""
+
+from __future__ import annotations
+
+import io
+import json
+import pickle
+import signal
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+import ray
+from safetensors.numpy import load as load_safetensors
+
+from space import parse_arch
+from tests.databases import BACKENDS, database_url
+from tests.datasets import digits_npz
+from tests.isolation import start_agent
+from tests.processes import Spawner
+from tests.server import Server, served
+from tests.workers_tests.test_jobs_end_to_end import runner_on, start_worker
+from tests.workers_tests.tiny_jobs import SPEC, wait_until
+
+DEVICE = "cpu-1"
+
+
+@pytest.fixture(scope="module")
+def local_ray() -> Iterator[None]:
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+@pytest.fixture(params=BACKENDS)
+def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Server]:
+    with database_url(request.param, tmp_path) as url, served(url) as running:
+        yield running
+
+
+@pytest.fixture
+def agent(server: Server, spawn: Spawner) -> Iterator[subprocess.Popen[str]]:
+    response = server.user.post("/v1/devices", json={"name": DEVICE})
+    yield start_agent(spawn, "--server", server.url, token=response.json()["token"])
+
+
+def searched(server: Server, tmp_path: Path, run: object) -> int:
+    """A finished two-trial search on 400 uploaded digits; its job id. ``run`` drives it."""
+    upload = digits_npz(tmp_path / "digits.npz", count=400)
+    response = server.user.post(
+        "/v1/datasets", params={"name": "digits", "format": "npz"}, content=upload.read_bytes()
+    )
+    assert response.status_code == 201, response.text
+    job = server.user.post("/v1/jobs", json={**SPEC, "data": "digits", "budget": {"trials": 2}})
+    assert job.status_code == 201, job.text
+    run()  # type: ignore[operator]
+    assert server.user.get(f"/v1/jobs/{job.json()['id']}").json()["state"] == "succeeded"
+    return int(job.json()["id"])
+
+
+def model(server: Server, model_id: int) -> dict:
+    return server.user.get(f"/v1/models/{model_id}").json()
+
+
+def test_a_trained_trial_gives_fp32_and_int8_files_measured_on_the_device(
+    server: Server, agent: subprocess.Popen[str], local_ray: None, tmp_path: Path
+) -> None:
+    runner = runner_on(server.database_url)
+    job_id = searched(server, tmp_path, runner.run_once)
+    trial = server.user.get(f"/v1/jobs/{job_id}/pareto").json()["members"][0]
+    queued = server.user.post(
+        f"/v1/jobs/{job_id}/trials/{trial['number']}/train", json={"epochs": 2}
+    )
+    assert queued.status_code == 202, queued.text
+    made = queued.json()
+    assert made["state"] == "queued" and made["arch"] == trial["arch"]
+    training = server.user.get(f"/v1/jobs/{made['job_id']}").json()
+    assert training["kind"] == "train" and training["spec"]["devices"] == [DEVICE]
+
+    assert runner.run_once()  # the training job: train, make the files, have them measured
+    found = model(server, made["id"])
+    assert found["state"] == "succeeded", found
+    results = found["results"]
+    assert results["epochs"] == 2 and len(results["train_accuracy"]) == 2
+    assert results["test_images"] == 40  # a tenth of the data, never searched on
+    assert set(results["test_accuracy"]) == {"fp32", "int8"}
+    assert found["artifacts"] == ["weights.safetensors", "model.onnx", "model-int8.onnx"]
+
+    arch = parse_arch(found["arch"])
+    for name, precision in (("model.onnx", "fp32"), ("model-int8.onnx", "int8")):
+        response = server.user.get(f"/v1/models/{made['id']}/{name}")
+        assert response.status_code == 200
+        assert len(response.content) == results["sizes"][name]
+        session = ort.InferenceSession(response.content, providers=["CPUExecutionProvider"])
+        logits = session.run(None, {"input": np.zeros(arch.input_shape(), np.float32)})[0]
+        assert logits.shape == (1, 10)
+        timed = results["latency"][DEVICE][precision]
+        assert timed["median_ms"] > 0 and timed["runs"] >= 5  # the agent's measurement
+    int8_ops = {n.op_type for n in _graph(server, made["id"], "model-int8.onnx")}
+    assert {"QuantizeLinear", "DequantizeLinear"} <= int8_ops
+    assert (
+        results["latency"][DEVICE]["fp32"]["record_id"]
+        != (results["latency"][DEVICE]["int8"]["record_id"])
+    )
+
+    weights = server.user.get(f"/v1/models/{made['id']}/weights.safetensors").content
+    # not a pickle nor torch.save's zip of pickles: a safetensors file, a length, a JSON
+    # table of plain tensors, then their bytes
+    with pytest.raises(pickle.UnpicklingError):
+        pickle.loads(weights[8:])  # what follows the length is JSON, not a pickle
+    assert not weights.startswith(b"PK")
+    length = int.from_bytes(weights[:8], "little")
+    header = json.loads(weights[8 : 8 + length])
+    assert header["__metadata__"]["arch"] == found["arch"]
+    tensors = load_safetensors(weights)
+    assert any(name.endswith("weight") for name in tensors)
+
+    listed = server.user.get("/v1/models").json()
+    assert [m["id"] for m in listed["items"]] == [made["id"]]
+    other = server.user_client("mallory")
+    assert other.get(f"/v1/models/{made['id']}").status_code == 404  # owned, like jobs
+    assert other.get(f"/v1/models/{made['id']}/model.onnx").status_code == 404
+    assert other.get("/v1/models").json()["total"] == 0
+    stolen = other.post(f"/v1/jobs/{job_id}/trials/{trial['number']}/train")
+    assert stolen.status_code == 404
+    missing = server.user.get(f"/v1/models/{made['id']}/model.pkl")
+    assert missing.status_code == 404
+
+
+def _graph(server: Server, model_id: int, name: str) -> list:
+    import onnx
+
+    data = server.user.get(f"/v1/models/{model_id}/{name}").content
+    return list(onnx.load_model(io.BytesIO(data)).graph.node)
+
+
+@pytest.mark.parametrize("server", ["sqlite"], indirect=True)
+def test_a_killed_runner_s_training_resumes_from_its_last_checkpoint(
+    server: Server, agent: subprocess.Popen[str], spawn: Spawner, tmp_path: Path
+) -> None:
+    """SIGKILL the runner (its Ray too) after a few epochs; a second runner resumes from the
+    newest checkpoint, losing at most the epoch that was in progress."""
+    url = server.database_url
+    first = start_worker(spawn, url)
+    job_id = searched(server, tmp_path, lambda: _finished(server))
+    trial = server.user.get(f"/v1/jobs/{job_id}/pareto").json()["members"][0]["number"]
+    made = server.user.post(f"/v1/jobs/{job_id}/trials/{trial}/train", json={"epochs": 40})
+    model_id = made.json()["id"]
+    try:
+        wait_until(lambda: (model(server, model_id)["progress"]["epochs_done"] or 0) >= 3, what="3")
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+    finally:
+        first.kill()
+    seen = model(server, model_id)["progress"]["epochs_done"]
+    second = start_worker(spawn, url)
+    try:
+        wait_until(lambda: model(server, model_id)["state"] == "succeeded", what="the training")
+    finally:
+        second.terminate()
+        second.wait(timeout=120)
+    results = model(server, model_id)["results"]
+    assert seen <= results["resumed_from"] < 40  # resumed, not restarted
+    assert results["epochs"] == 40 and len(results["train_accuracy"]) == 40
+
+
+def _finished(server: Server) -> None:
+    wait_until(
+        lambda: server.user.get("/v1/jobs").json()["items"][0]["state"] == "succeeded",
+        what="the search",
+    )
