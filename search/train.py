@@ -183,7 +183,9 @@ def evaluate_arch(
             loss_fn(model(x_train[batch]), y_train[batch]).backward()
             optimizer.step()
             scheduler.step()
-        recalibrate_batchnorm(model, x_train, order, settings)
+        recalibrate_batchnorm(
+            model, x_train, order, settings.batch_size, settings.bn_recalibration_batches
+        )
         train_seconds += time.perf_counter() - start
         start = time.perf_counter()
         accuracies.append(accuracy(model, x_val, y_val, settings.batch_size * 2))
@@ -211,18 +213,19 @@ def lr_schedule(
 
 @torch.no_grad()
 def recalibrate_batchnorm(
-    model: nn.Module, images: torch.Tensor, order: torch.Tensor, settings: ProxySettings
+    model: nn.Module, images: torch.Tensor, order: torch.Tensor, batch_size: int, batches: int
 ) -> None:
-    """Replace BatchNorm running statistics by exact averages over a few training batches."""
+    """Replace BatchNorm running statistics by exact averages over ``batches`` training
+    batches of ``batch_size`` images, taken in ``order``."""
     norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-    if not norms or settings.bn_recalibration_batches == 0:
+    if not norms or batches == 0:
         return
     momenta = [m.momentum for m in norms]
     for norm in norms:
         norm.reset_running_stats()
         norm.momentum = None  # cumulative average over the batches below
     model.train()
-    for batch in order.split(settings.batch_size)[: settings.bn_recalibration_batches]:
+    for batch in order.split(batch_size)[:batches]:
         model(images[batch])
     for norm, momentum in zip(norms, momenta, strict=True):
         norm.momentum = momentum

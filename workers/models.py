@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from deploy.training import MAX_FINAL_EPOCHS, Augmentation, FinalRecipe
+from artifacts.training import MAX_FINAL_EPOCHS, Augmentation, FinalRecipe
 from edgenas.callers import Caller
 from edgenas.errors import ConflictError, NotFoundError
 from search.data import ImageDataset
@@ -37,7 +37,7 @@ ONNX_OF: dict[Precision, str] = {"fp32": ONNX_FP32, "int8": ONNX_INT8}
 
 class TrainSpec(Strict):
     """What ``POST /v1/jobs/{id}/trials/{n}/train`` takes; the rest of the recipe is the
-    measured default (``deploy.training.FinalRecipe``)."""
+    measured default (``artifacts.training.FinalRecipe``)."""
 
     epochs: int = Field(DEFAULT_RECIPE.epochs, ge=1, le=MAX_FINAL_EPOCHS)
     data: str | None = Field(

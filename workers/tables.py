@@ -140,7 +140,7 @@ class ModelArtifact(WorkersBase):
 
 
 class TrainingCheckpoint(WorkersBase):
-    """The newest checkpoint of a training job (``deploy.training``): a runner that claims
+    """The newest checkpoint of a training job (``artifacts.training``): a runner that claims
     the job after another died resumes from it."""
 
     __tablename__ = "training_checkpoints"

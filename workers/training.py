@@ -19,21 +19,16 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import numpy as np
 import ray
 from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from deploy.quantize import CALIBRATION_IMAGES, quantize_int8
-from deploy.scoring import onnx_accuracy
-from deploy.training import Checkpoint, FinalRecipe, Normalisation, train_final
-from deploy.weights import weights_bytes
+from artifacts.training import Checkpoint, FinalRecipe, train_final
 from latency.database import create_db_engine, retry_transient, rows_changed
 from latency.protocol import TaskSettings
-from search.data import ImageDataset, load_dataset
-from search.train import to_tensor
-from space import Arch, parse_arch
+from search.data import load_dataset
+from space import parse_arch
 from workers.interruptions import LeaseLost, ShuttingDown
 from workers.jobs import record_progress
 from workers.models import (
@@ -122,17 +117,12 @@ class TrainedFiles:
     results: ModelResults
 
 
-def prepared(data: ImageDataset, arch: Arch, norm: Normalisation) -> np.ndarray:
-    """Float32 images as the trained network expects them (the ONNX files' input)."""
-    return to_tensor(data, arch.resolution, norm.mean, norm.std).contiguous().numpy()
-
-
 def train_in_worker(
     job_id: int, owner: str, database_url: str, spec_json: str, data_location: str
 ) -> TrainedFiles:
     """Train the job's network (resuming from its newest checkpoint), make its files and
     score them on the test split in ONNX Runtime."""
-    from space.export import INPUT_NAME, export_onnx_bytes  # torch: only in the worker
+    from artifacts.package import package  # torch: only in the worker
 
     spec = TrainingJob.model_validate_json(spec_json)
     recipe: FinalRecipe = spec.train.recipe()
@@ -147,28 +137,17 @@ def train_in_worker(
         on_epoch=lambda done, _: store.progress(recipe.epochs, done, "training"),
     )
     store.progress(recipe.epochs, recipe.epochs, "exporting")
-    norm = trained.normalisation
-    metadata = {"arch": str(arch), "input_mean": str(norm.mean), "input_std": str(norm.std)}
-    fp32 = export_onnx_bytes(arch, model=trained.model)
-    calibration = prepared(usable.subset(CALIBRATION_IMAGES, recipe.seed), arch, norm)
-    files = {
-        WEIGHTS: weights_bytes(trained.model, metadata),
-        ONNX_OF["fp32"]: fp32,
-        ONNX_OF["int8"]: quantize_int8(fp32, INPUT_NAME, calibration),
-    }
-    test_images = prepared(test, arch, norm)
+    made = package(arch, trained, usable, test, recipe.seed)
+    files = {WEIGHTS: made.weights, ONNX_OF["fp32"]: made.fp32, ONNX_OF["int8"]: made.int8}
     results = ModelResults(
         epochs=trained.epochs,
         resumed_from=trained.resumed_from,
         train_seconds=round(trained.seconds, 1),
         train_accuracy=[round(a, 4) for a in trained.train_accuracy],
-        input_mean=norm.mean,
-        input_std=norm.std,
+        input_mean=trained.normalisation.mean,
+        input_std=trained.normalisation.std,
         test_images=len(test),
-        test_accuracy={
-            precision: onnx_accuracy(files[name], test_images, test.labels)
-            for precision, name in ONNX_OF.items()
-        },
+        test_accuracy={"fp32": made.fp32_accuracy, "int8": made.int8_accuracy},
         sizes={name: len(data) for name, data in files.items()},
     )
     return TrainedFiles(files, results)

@@ -23,13 +23,21 @@ from safetensors.torch import save as save_tensors
 from torch import nn
 
 from search.data import ImageDataset
-from search.train import Schedule, check_task, lr_schedule, pixel_statistics, to_tensor
+from search.train import (
+    Schedule,
+    check_task,
+    lr_schedule,
+    pixel_statistics,
+    recalibrate_batchnorm,
+    to_tensor,
+)
 from space import Arch
 from space.builder import build_model
 
 Augmentation = Literal["shift", "flip"]
 MAX_FINAL_EPOCHS = 200
 SHIFT_PIXELS = 2  # "shift" moves each image by up to this many pixels each way
+BN_RECALIBRATION_BATCHES = 20  # unaugmented, in data order: the statistics the files keep
 
 
 @dataclass(frozen=True)
@@ -140,6 +148,9 @@ def train_final(
         store.save(_checkpoint(epoch + 1, model, optimizer, generator, history))
         if on_epoch is not None:
             on_epoch(epoch + 1, history[-1])
+    # BatchNorm statistics of the images as deployed (not shifted), from the final weights
+    order = torch.arange(len(labels))
+    recalibrate_batchnorm(model, images, order, recipe.batch_size, BN_RECALIBRATION_BATCHES)
     model.eval()
     return TrainedNetwork(
         model,

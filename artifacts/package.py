@@ -1,0 +1,51 @@
+"""A trained network made into its deployable files, each scored on the test images in ONNX
+Runtime: safetensors weights, ONNX fp32, and ONNX int8 calibrated on training images."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from artifacts.quantize import CALIBRATION_IMAGES, quantize_int8
+from artifacts.scoring import onnx_accuracy
+from artifacts.training import Normalisation, TrainedNetwork
+from artifacts.weights import weights_bytes
+from search.data import ImageDataset
+from search.train import to_tensor
+from space import Arch
+from space.export import INPUT_NAME, export_onnx_bytes
+
+
+@dataclass(frozen=True)
+class DeployableFiles:
+    weights: bytes  # safetensors, with the architecture and normalisation in its header
+    fp32: bytes  # ONNX
+    int8: bytes  # ONNX, QDQ
+    fp32_accuracy: float  # on the test images, in ONNX Runtime
+    int8_accuracy: float
+
+
+def prepared(data: ImageDataset, arch: Arch, norm: Normalisation) -> np.ndarray:
+    """Float32 images as the trained network expects them (the ONNX files' input)."""
+    return to_tensor(data, arch.resolution, norm.mean, norm.std).contiguous().numpy()
+
+
+def package(
+    arch: Arch, trained: TrainedNetwork, train: ImageDataset, test: ImageDataset, seed: int
+) -> DeployableFiles:
+    """The files of ``trained`` (``arch``), int8 calibrated on images of ``train``, each
+    scored on ``test``."""
+    norm = trained.normalisation
+    metadata = {"arch": str(arch), "input_mean": str(norm.mean), "input_std": str(norm.std)}
+    fp32 = export_onnx_bytes(arch, model=trained.model)
+    calibration = prepared(train.subset(CALIBRATION_IMAGES, seed), arch, norm)
+    int8 = quantize_int8(fp32, INPUT_NAME, calibration)
+    images = prepared(test, arch, norm)
+    return DeployableFiles(
+        weights=weights_bytes(trained.model, metadata),
+        fp32=fp32,
+        int8=int8,
+        fp32_accuracy=onnx_accuracy(fp32, images, test.labels),
+        int8_accuracy=onnx_accuracy(int8, images, test.labels),
+    )
