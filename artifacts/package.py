@@ -6,10 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
+from artifacts.compression import CompressionSettings, compress
 from artifacts.quantize import CALIBRATION_IMAGES, quantize_int8
 from artifacts.scoring import onnx_accuracy
-from artifacts.training import Normalisation, TrainedNetwork
+from artifacts.training import FinalRecipe, Normalisation, TrainedNetwork
 from artifacts.weights import weights_bytes
 from search.data import ImageDataset
 from search.train import to_tensor
@@ -49,3 +51,33 @@ def package(
         fp32_accuracy=onnx_accuracy(fp32, images, test.labels),
         int8_accuracy=onnx_accuracy(int8, images, test.labels),
     )
+
+
+@dataclass(frozen=True)
+class CompressedStage:
+    stage: str
+    test_accuracy: float  # the stage's weights exported to ONNX, scored in ONNX Runtime
+    bytes: int  # the encoded network (artifacts.compression)
+
+
+def compression_report(
+    arch: Arch,
+    trained: TrainedNetwork,
+    train: ImageDataset,
+    test: ImageDataset,
+    settings: CompressionSettings,
+    recipe: FinalRecipe,
+) -> list[CompressedStage]:
+    """Deep Compression of ``trained``: accuracy on ``test`` and size after each stage."""
+    norm = trained.normalisation
+    images = torch.from_numpy(prepared(train, arch, norm))
+    stages = compress(trained.model, images, torch.from_numpy(train.labels), settings, recipe)
+    test_images = prepared(test, arch, norm)
+    return [
+        CompressedStage(
+            stage.name,
+            onnx_accuracy(export_onnx_bytes(arch, model=stage.model), test_images, test.labels),
+            stage.bytes,
+        )
+        for stage in stages
+    ]

@@ -114,17 +114,10 @@ def train_final(
     images = to_tensor(train, arch.resolution, mean, std)
     labels = torch.from_numpy(train.labels)
     model = build_model(arch, seed=recipe.seed).to(memory_format=torch.channels_last)  # type: ignore[call-overload]
-    optimizer = torch.optim.SGD(
-        model.parameters(),
-        lr=recipe.learning_rate,
-        momentum=recipe.momentum,
-        nesterov=recipe.momentum > 0,
-        weight_decay=recipe.weight_decay,
-    )
+    optimizer = optimizer_for(model, recipe, recipe.learning_rate)
     steps = -(-len(labels) // recipe.batch_size)
     scheduler = lr_schedule(optimizer, recipe.schedule, recipe.learning_rate, steps * recipe.epochs)
     generator = torch.Generator().manual_seed(recipe.seed)
-    loss_fn = nn.CrossEntropyLoss(label_smoothing=recipe.label_smoothing)
 
     resumed = store.newest()
     first = 0
@@ -133,25 +126,11 @@ def train_final(
         first, history = _restore(resumed, model, optimizer, generator)
         _fast_forward(scheduler, first * steps)
     for epoch in range(first, recipe.epochs):
-        model.train()
-        correct = 0
-        order = torch.randperm(len(labels), generator=generator)
-        for batch in order.split(recipe.batch_size):
-            x = augment(images[batch], recipe.augment, generator)
-            optimizer.zero_grad(set_to_none=True)
-            logits = model(x)
-            loss_fn(logits, labels[batch]).backward()
-            optimizer.step()
-            scheduler.step()
-            correct += int((logits.argmax(dim=1) == labels[batch]).sum())
-        history.append(correct / len(labels))
+        history.append(train_epoch(model, images, labels, optimizer, scheduler, recipe, generator))
         store.save(_checkpoint(epoch + 1, model, optimizer, generator, history))
         if on_epoch is not None:
             on_epoch(epoch + 1, history[-1])
-    # BatchNorm statistics of the images as deployed (not shifted), from the final weights
-    order = torch.arange(len(labels))
-    recalibrate_batchnorm(model, images, order, recipe.batch_size, BN_RECALIBRATION_BATCHES)
-    model.eval()
+    settle_batchnorm(model, images, recipe.batch_size)
     return TrainedNetwork(
         model,
         Normalisation(mean, std),
@@ -160,6 +139,48 @@ def train_final(
         history,
         time.perf_counter() - started,
     )
+
+
+def optimizer_for(model: nn.Module, recipe: FinalRecipe, learning_rate: float) -> torch.optim.SGD:
+    return torch.optim.SGD(
+        model.parameters(),
+        lr=learning_rate,
+        momentum=recipe.momentum,
+        nesterov=recipe.momentum > 0,
+        weight_decay=recipe.weight_decay,
+    )
+
+
+def train_epoch(
+    model: nn.Module,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+    recipe: FinalRecipe,
+    generator: torch.Generator,
+) -> float:
+    """One epoch in a random order, augmented; the share of images it got right."""
+    model.train()
+    loss_fn = nn.CrossEntropyLoss(label_smoothing=recipe.label_smoothing)
+    correct = 0
+    for batch in torch.randperm(len(labels), generator=generator).split(recipe.batch_size):
+        x = augment(images[batch], recipe.augment, generator)
+        optimizer.zero_grad(set_to_none=True)
+        logits = model(x)
+        loss_fn(logits, labels[batch]).backward()
+        optimizer.step()
+        scheduler.step()
+        correct += int((logits.argmax(dim=1) == labels[batch]).sum())
+    return correct / len(labels)
+
+
+def settle_batchnorm(model: nn.Module, images: torch.Tensor, batch_size: int) -> None:
+    """BatchNorm statistics of the images as deployed (not shifted), from the weights as they
+    are now; then eval mode."""
+    order = torch.arange(len(images))
+    recalibrate_batchnorm(model, images, order, batch_size, BN_RECALIBRATION_BATCHES)
+    model.eval()
 
 
 def augment(

@@ -13,10 +13,11 @@ import hashlib
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from artifacts.compression import CompressionSettings
 from artifacts.training import MAX_FINAL_EPOCHS, Augmentation, FinalRecipe
 from edgenas.callers import Caller
 from edgenas.errors import ConflictError, NotFoundError
@@ -35,6 +36,24 @@ ARTIFACTS = (WEIGHTS, ONNX_FP32, ONNX_INT8)
 ONNX_OF: dict[Precision, str] = {"fp32": ONNX_FP32, "int8": ONNX_INT8}
 
 
+class CompressSpec(Strict):
+    """Deep Compression after the training (``artifacts.compression``): a size result."""
+
+    prune: float = Field(0.5, ge=0, le=0.95, description="share of weights set to zero")
+    share_bits: int | None = Field(5, ge=1, le=8, description="2**b shared values per layer")
+    huffman: bool = True
+    finetune_epochs: int = Field(3, ge=0, le=50, description="after pruning")
+
+    @model_validator(mode="after")
+    def _huffman_needs_sharing(self) -> CompressSpec:
+        if self.huffman and self.share_bits is None:
+            raise ValueError("huffman codes the shared weights' symbols: give share_bits")
+        return self
+
+    def settings(self) -> CompressionSettings:
+        return CompressionSettings(**self.model_dump())
+
+
 class TrainSpec(Strict):
     """What ``POST /v1/jobs/{id}/trials/{n}/train`` takes; the rest of the recipe is the
     measured default (``artifacts.training.FinalRecipe``)."""
@@ -45,6 +64,7 @@ class TrainSpec(Strict):
     )
     augment: list[Augmentation] = Field(default_factory=lambda: list(DEFAULT_RECIPE.augment))
     seed: int = Field(0, ge=0, le=2**31 - 1)
+    compress: CompressSpec | None = None
 
     def recipe(self) -> FinalRecipe:
         return FinalRecipe(epochs=self.epochs, augment=tuple(self.augment), seed=self.seed)
@@ -76,6 +96,15 @@ class MeasuredLatency(BaseModel):
     record_id: int
 
 
+class CompressionStage(BaseModel):
+    """One stage of Deep Compression: the network's encoded size and test accuracy."""
+
+    stage: str = Field(description="dense, pruned, shared or huffman")
+    test_accuracy: float = Field(description="its weights as ONNX fp32, in ONNX Runtime")
+    bytes: int = Field(description="the encoded network: compressed layers and the rest")
+    ratio: float = Field(description="the fp32 ONNX file's size over this")
+
+
 class ModelResults(BaseModel):
     """What a training job found: the training, the test scores of each file in ONNX
     Runtime, the files' sizes and their latency per device and precision."""
@@ -90,6 +119,10 @@ class ModelResults(BaseModel):
     test_accuracy: dict[Precision, float] = Field(default_factory=dict)
     sizes: dict[str, int] = Field(default_factory=dict, description="bytes per file")
     latency: dict[str, dict[Precision, MeasuredLatency]] = Field(default_factory=dict)
+    compression: list[CompressionStage] = Field(
+        default_factory=list,
+        description="a size result: ONNX Runtime runs pruned or shared weights no faster",
+    )
 
 
 def submit_training(

@@ -34,6 +34,7 @@ from workers.jobs import record_progress
 from workers.models import (
     ONNX_OF,
     WEIGHTS,
+    CompressionStage,
     MeasuredLatency,
     ModelResults,
     TrainingJob,
@@ -122,7 +123,7 @@ def train_in_worker(
 ) -> TrainedFiles:
     """Train the job's network (resuming from its newest checkpoint), make its files and
     score them on the test split in ONNX Runtime."""
-    from artifacts.package import package  # torch: only in the worker
+    from artifacts.package import compression_report, package  # torch: only in the worker
 
     spec = TrainingJob.model_validate_json(spec_json)
     recipe: FinalRecipe = spec.train.recipe()
@@ -138,6 +139,21 @@ def train_in_worker(
     )
     store.progress(recipe.epochs, recipe.epochs, "exporting")
     made = package(arch, trained, usable, test, recipe.seed)
+    compression = []
+    if spec.train.compress is not None:
+        store.progress(recipe.epochs, recipe.epochs, "compressing")
+        stages = compression_report(
+            arch, trained, usable, test, spec.train.compress.settings(), recipe
+        )
+        compression = [
+            CompressionStage(
+                stage=s.stage,
+                test_accuracy=s.test_accuracy,
+                bytes=s.bytes,
+                ratio=round(len(made.fp32) / s.bytes, 2),
+            )
+            for s in stages
+        ]
     files = {WEIGHTS: made.weights, ONNX_OF["fp32"]: made.fp32, ONNX_OF["int8"]: made.int8}
     results = ModelResults(
         epochs=trained.epochs,
@@ -149,6 +165,7 @@ def train_in_worker(
         test_images=len(test),
         test_accuracy={"fp32": made.fp32_accuracy, "int8": made.int8_accuracy},
         sizes={name: len(data) for name, data in files.items()},
+        compression=compression,
     )
     return TrainedFiles(files, results)
 
