@@ -195,7 +195,7 @@ def huffman_decode(stream: HuffmanStream) -> list[int]:
     return list(itertools.islice(decoded, stream.length))  # the padding of the last byte: not read
 
 
-def _other_bytes(model: nn.Module) -> int:
+def other_bytes(model: nn.Module) -> int:
     """float32 bytes of everything that is not a compressed layer's weight."""
     kept = {id(layer.weight) for layer in compressible(model)}
     tensors = [*model.parameters(), *model.buffers()]
@@ -250,7 +250,7 @@ def compress(
 def encoded_size(model: nn.Module, bits: int | None, *, huffman: bool) -> int:
     codes = [layer_code(layer.weight, bits) for layer in compressible(model)]
     size = huffman_bytes(codes) if huffman else fixed_width_bytes(codes, bits)
-    return size + _other_bytes(model)
+    return size + other_bytes(model)
 
 
 def round_trip(model: nn.Module, bits: int) -> nn.Module:

@@ -11,6 +11,7 @@ import torch
 from artifacts.compression import CompressionSettings, compress
 from artifacts.quantize import CALIBRATION_IMAGES, quantize_int8
 from artifacts.scoring import onnx_accuracy
+from artifacts.ternary import train_ternary
 from artifacts.training import FinalRecipe, Normalisation, TrainedNetwork
 from artifacts.weights import weights_bytes
 from search.data import ImageDataset
@@ -81,3 +82,27 @@ def compression_report(
         )
         for stage in stages
     ]
+
+
+@dataclass(frozen=True)
+class TernaryResult:
+    test_accuracy: float  # the ternary weights exported to ONNX, scored in ONNX Runtime
+    bytes: int  # 2 bits a ternary weight, two scales a layer, the rest float32
+    layers: int  # made ternary (all but the first and the last)
+
+
+def ternary_report(
+    arch: Arch,
+    trained: TrainedNetwork,
+    train: ImageDataset,
+    test: ImageDataset,
+    epochs: int,
+    recipe: FinalRecipe,
+) -> TernaryResult:
+    """TTQ fine-tuning of ``trained`` for ``epochs``: its test accuracy and size."""
+    norm = trained.normalisation
+    images = torch.from_numpy(prepared(train, arch, norm))
+    ternary = train_ternary(trained.model, images, torch.from_numpy(train.labels), recipe, epochs)
+    onnx = export_onnx_bytes(arch, model=ternary.model)
+    accuracy = onnx_accuracy(onnx, prepared(test, arch, norm), test.labels)
+    return TernaryResult(accuracy, ternary.bytes, ternary.ternary_layers)

@@ -54,6 +54,12 @@ class CompressSpec(Strict):
         return CompressionSettings(**self.model_dump())
 
 
+class TernarySpec(Strict):
+    """Trained ternary quantization after the training (``artifacts.ternary``): a size."""
+
+    epochs: int = Field(10, ge=1, le=MAX_FINAL_EPOCHS, description="ternary fine-tuning")
+
+
 class TrainSpec(Strict):
     """What ``POST /v1/jobs/{id}/trials/{n}/train`` takes; the rest of the recipe is the
     measured default (``artifacts.training.FinalRecipe``)."""
@@ -65,6 +71,7 @@ class TrainSpec(Strict):
     augment: list[Augmentation] = Field(default_factory=lambda: list(DEFAULT_RECIPE.augment))
     seed: int = Field(0, ge=0, le=2**31 - 1)
     compress: CompressSpec | None = None
+    ternary: TernarySpec | None = None
 
     def recipe(self) -> FinalRecipe:
         return FinalRecipe(epochs=self.epochs, augment=tuple(self.augment), seed=self.seed)
@@ -105,6 +112,16 @@ class CompressionStage(BaseModel):
     ratio: float = Field(description="the fp32 ONNX file's size over this")
 
 
+class TernaryOut(BaseModel):
+    """The network with ternary weights (TTQ): no runtime here runs it faster; a size."""
+
+    epochs: int
+    layers: int = Field(description="layers made ternary: all but the first and the last")
+    test_accuracy: float = Field(description="its weights as ONNX fp32, in ONNX Runtime")
+    bytes: int = Field(description="2 bits a ternary weight, two scales a layer, rest float32")
+    ratio: float = Field(description="the fp32 ONNX file's size over this")
+
+
 class ModelResults(BaseModel):
     """What a training job found: the training, the test scores of each file in ONNX
     Runtime, the files' sizes and their latency per device and precision."""
@@ -123,6 +140,7 @@ class ModelResults(BaseModel):
         default_factory=list,
         description="a size result: ONNX Runtime runs pruned or shared weights no faster",
     )
+    ternary: TernaryOut | None = None
 
 
 def submit_training(

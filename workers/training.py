@@ -24,11 +24,11 @@ from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from artifacts.training import Checkpoint, FinalRecipe, train_final
+from artifacts.training import Checkpoint, FinalRecipe, TrainedNetwork, train_final
 from latency.database import create_db_engine, retry_transient, rows_changed
 from latency.protocol import TaskSettings
-from search.data import load_dataset
-from space import parse_arch
+from search.data import ImageDataset, load_dataset
+from space import Arch, parse_arch
 from workers.interruptions import LeaseLost, ShuttingDown
 from workers.jobs import record_progress
 from workers.models import (
@@ -37,6 +37,7 @@ from workers.models import (
     CompressionStage,
     MeasuredLatency,
     ModelResults,
+    TernaryOut,
     TrainingJob,
     keep_artifacts,
     model_of_job,
@@ -123,7 +124,7 @@ def train_in_worker(
 ) -> TrainedFiles:
     """Train the job's network (resuming from its newest checkpoint), make its files and
     score them on the test split in ONNX Runtime."""
-    from artifacts.package import compression_report, package  # torch: only in the worker
+    from artifacts.package import compression_report, package  # torch: only in the workers
 
     spec = TrainingJob.model_validate_json(spec_json)
     recipe: FinalRecipe = spec.train.recipe()
@@ -166,8 +167,37 @@ def train_in_worker(
         test_accuracy={"fp32": made.fp32_accuracy, "int8": made.int8_accuracy},
         sizes={name: len(data) for name, data in files.items()},
         compression=compression,
+        ternary=_ternary(spec, arch, trained, usable, test, recipe, len(made.fp32), store),
     )
     return TrainedFiles(files, results)
+
+
+def _ternary(
+    spec: TrainingJob,
+    arch: Arch,
+    trained: TrainedNetwork,
+    usable: ImageDataset,
+    test: ImageDataset,
+    recipe: FinalRecipe,
+    fp32_bytes: int,
+    store: DatabaseCheckpoints,
+) -> TernaryOut | None:
+    """The TTQ result when the request asked for one."""
+    from artifacts.package import ternary_report
+
+    if spec.train.ternary is None:
+        return None
+    store.progress(recipe.epochs, recipe.epochs, "ternary")
+    epochs = spec.train.ternary.epochs
+    found = ternary_report(arch, trained, usable, test, epochs, recipe)
+    ratio = round(fp32_bytes / found.bytes, 2)
+    return TernaryOut(
+        epochs=epochs,
+        layers=found.layers,
+        test_accuracy=found.test_accuracy,
+        bytes=found.bytes,
+        ratio=ratio,
+    )
 
 
 def drive_training(

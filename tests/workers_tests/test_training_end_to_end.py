@@ -74,9 +74,19 @@ def test_a_trained_trial_gives_fp32_and_int8_files_measured_on_the_device(
     runner = runner_on(server.database_url)
     job_id = searched(server, tmp_path, runner.run_once)
     trial = server.user.get(f"/v1/jobs/{job_id}/pareto").json()["members"][0]
-    queued = server.user.post(
-        f"/v1/jobs/{job_id}/trials/{trial['number']}/train", json={"epochs": 2}
-    )
+    train = f"/v1/jobs/{job_id}/trials/{trial['number']}/train"
+    for bad, field in (
+        ({"epochs": 0}, "epochs"),
+        ({"augment": ["rotate"]}, "augment"),
+        ({"compress": {"share_bits": None}}, "compress"),
+        ({"data": "no-such-data"}, "data"),
+    ):
+        refused = server.user.post(train, json=bad)
+        assert refused.status_code == 422 and field in refused.text, refused.text
+    assert server.user.post(f"/v1/jobs/{job_id}/trials/99/train").status_code == 404
+    compress = {"prune": 0.5, "share_bits": 4, "finetune_epochs": 1}
+    request = {"epochs": 2, "compress": compress, "ternary": {"epochs": 1}}
+    queued = server.user.post(train, json=request)
     assert queued.status_code == 202, queued.text
     made = queued.json()
     assert made["state"] == "queued" and made["arch"] == trial["arch"]
@@ -91,6 +101,14 @@ def test_a_trained_trial_gives_fp32_and_int8_files_measured_on_the_device(
     assert results["test_images"] == 40  # a tenth of the data, never searched on
     assert set(results["test_accuracy"]) == {"fp32", "int8"}
     assert found["artifacts"] == ["weights.safetensors", "model.onnx", "model-int8.onnx"]
+    stages = results["compression"]
+    assert [s["stage"] for s in stages] == ["dense", "pruned", "shared", "huffman"]
+    assert stages[-1]["bytes"] < stages[0]["bytes"] and stages[-1]["ratio"] > 1
+    assert stages[-1]["test_accuracy"] == stages[-2]["test_accuracy"]  # Huffman is lossless
+    ternary = results["ternary"]
+    assert ternary["layers"] >= 1 and ternary["ratio"] > 1 and 0 <= ternary["test_accuracy"] <= 1
+    again = server.user.post(f"/v1/jobs/{made['job_id']}/trials/0/train")
+    assert again.status_code == 409  # a training job has no trials to train
 
     arch = parse_arch(found["arch"])
     for name, precision in (("model.onnx", "fp32"), ("model-int8.onnx", "int8")):
