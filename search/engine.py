@@ -24,8 +24,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Protocol
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
 
 import optuna
 from optuna.trial import FrozenTrial
@@ -39,6 +39,7 @@ from search.latency_source import (
     MeasuredLatency,
     could_join_front,
 )
+from search.precision import LowPrecisionEvaluator, LowPrecisionPoint, Precision, weight_bytes
 from search.screening import screen_score, screened_out
 from search.strategies import violation
 from search.study import Constraints, SearchSettings, create_study
@@ -97,6 +98,7 @@ class Outcome:
     evaluation: Evaluation
     predicted_ms: dict[str, float] = field(default_factory=dict)  # every prediction made
     latency_predicted: tuple[str, ...] = ()  # devices whose kept latency is a prediction
+    low_precision: tuple[LowPrecisionPoint, ...] = ()  # the candidate's other points
 
 
 class StudyFront:
@@ -194,15 +196,30 @@ def evaluate_candidate(
     validation: ImageDataset,
     latency: LatencySource,
     reports: EpochReports | None,
+    low_precision: LowPrecisionEvaluator | None = None,
 ) -> Outcome:
     """Latency, constraints and proxy training of one candidate. ``reports`` receives mnas
     mode's per-epoch rewards (the trial, or in a worker process ``RunningTrial``).
     Predicted latencies steer the training's early stop; a trained candidate that could join
-    the front has them confirmed (``search.latency_source``)."""
+    the front has them confirmed (``search.latency_source``). A candidate trained to the end
+    is evaluated at the search's other precisions by ``low_precision``."""
     arch = parse_arch(candidate.arch)
     estimate = latency.estimate(arch)
     stop = _stopper(reports, settings, candidate, estimate.ms)
-    evaluation = evaluate_arch(arch, train, validation, settings.proxy, on_epoch=stop)
+    others = settings.precisions[1:]
+    if others and low_precision is None:
+        raise ValueError(f"precisions {others} need a low-precision evaluator")
+    evaluation = evaluate_arch(
+        arch, train, validation, settings.proxy, on_epoch=stop, keep=bool(others)
+    )
+    points: tuple[LowPrecisionPoint, ...] = ()
+    if (
+        evaluation.trained is not None
+        and low_precision is not None
+        and not evaluation.stopped_early
+    ):
+        points = tuple(low_precision(arch, evaluation.trained, other) for other in others)
+    evaluation = replace(evaluation, trained=None)  # the network stays in this process
     kept = estimate
     if estimate.predicted and _worth_measuring(candidate, settings, evaluation, estimate):
         kept = latency.confirm(arch, estimate)
@@ -213,6 +230,7 @@ def evaluate_candidate(
         evaluation=evaluation,
         predicted_ms={d: float(estimate.ms[d]) for d in estimate.predicted},
         latency_predicted=kept.predicted,
+        low_precision=points,
     )
 
 
@@ -248,6 +266,23 @@ def conclude(
     runner had it evaluated); the trial's record."""
     trial, candidate = proposal.trial, proposal.candidate
     result, latencies = outcome.evaluation, outcome.latency_ms
+    low_precision: dict[str, dict[str, Any]] = {
+        point.precision: {
+            "accuracy": point.accuracy,
+            "latency_ms": point.latency_ms,
+            "feasible": all(
+                value <= 0
+                for value in _violations(
+                    settings.constraints,
+                    point.latency_ms,
+                    candidate.params,
+                    candidate.macs,
+                    point.precision,
+                ).values()
+            ),
+        }
+        for point in outcome.low_precision
+    }
     store_evaluation(
         trial,
         latency_ms=latencies,
@@ -256,6 +291,7 @@ def conclude(
         epoch_accuracies=result.epoch_accuracies,
         stopped_early=result.stopped_early,
         evaluated_on=evaluated_on,
+        low_precision=low_precision,
     )
     for key, value in outcome.violations.items():
         trial.set_constraint(key, value)
@@ -266,7 +302,8 @@ def conclude(
     elif settings.mode == "mnas":
         study.tell(trial, reward)
     else:
-        study.tell(trial, [result.accuracy, *(latencies[d] for d in settings.devices)])
+        size = [weight_bytes(candidate.params, "fp32")] if settings.size_objective else []
+        study.tell(trial, [result.accuracy, *(latencies[d] for d in settings.devices), *size])
     return TrialRecord(
         number=candidate.number,
         arch=candidate.arch,
@@ -285,6 +322,7 @@ def conclude(
         zero_cost=candidate.zero_cost,
         latency_predicted=outcome.latency_predicted,
         evaluated_on=evaluated_on,
+        low_precision=low_precision,
     )
 
 
@@ -295,21 +333,33 @@ def run_trial(
     validation: ImageDataset,
     latency: LatencyFn,
     front: StudyFront | None = None,
+    low_precision: LowPrecisionEvaluator | None = None,
 ) -> TrialRecord:
     """Ask for one candidate, score it here, tell the study, return its record."""
     proposal = propose(study, settings, train, front)
     if isinstance(proposal, TrialRecord):
         return proposal
     outcome = evaluate_candidate(
-        proposal.candidate, settings, train, validation, MeasuredLatency(latency), proposal.trial
+        proposal.candidate,
+        settings,
+        train,
+        validation,
+        MeasuredLatency(latency),
+        proposal.trial,
+        low_precision,
     )
     return conclude(study, settings, proposal, outcome)
 
 
 def _violations(
-    constraints: Constraints, latencies: Mapping[str, float], params: int, macs: int
+    constraints: Constraints,
+    latencies: Mapping[str, float],
+    params: int,
+    macs: int,
+    precision: Precision = "fp32",
 ) -> dict[str, float]:
-    """One value per constraint, > 0 when violated (Optuna's convention)."""
+    """One value per constraint, > 0 when violated (Optuna's convention), of the candidate
+    at ``precision``."""
     values = {
         f"latency_ms:{d}": latencies[d] - limit for d, limit in constraints.max_latency_ms.items()
     }
@@ -317,6 +367,8 @@ def _violations(
         values["params"] = float(params - constraints.max_params)
     if constraints.max_macs is not None:
         values["macs"] = float(macs - constraints.max_macs)
+    if constraints.max_model_bytes is not None:
+        values["model_bytes"] = float(weight_bytes(params, precision) - constraints.max_model_bytes)
     return values
 
 
@@ -369,13 +421,14 @@ def run_search(
     latency: LatencyFn,
     study: optuna.Study | None = None,
     on_trial: Callable[[TrialRecord], None] | None = None,
+    low_precision: LowPrecisionEvaluator | None = None,
 ) -> list[TrialRecord]:
     """Run ``settings.trials`` trials one after another (the job runner parallelises)."""
     study = study or create_study(settings)
     records = []
     front = StudyFront()
     for _ in range(settings.trials):
-        record = run_trial(study, settings, train, validation, latency, front)
+        record = run_trial(study, settings, train, validation, latency, front, low_precision)
         records.append(record)
         if on_trial is not None:
             on_trial(record)

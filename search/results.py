@@ -14,14 +14,20 @@ from pathlib import Path
 from typing import Any, TypedDict
 
 from search.pareto import hypervolume, pareto_front, reference_point
-from search.trial_record import TrialRecord
+from search.trial_record import TrialRecord, precision_points
 
 
-def front_of(records: Sequence[TrialRecord], devices: Sequence[str]) -> list[TrialRecord]:
-    """Feasible, fully trained records that no other such record dominates, fastest first."""
-    pool = [r for r in records if r.feasible and not r.stopped_early and r.state == "complete"]
-    points = [r.point(devices) for r in pool]
-    members = [pool[i] for i in pareto_front(points, [True] + [False] * len(devices))]
+def front_of(
+    records: Sequence[TrialRecord], devices: Sequence[str], size: bool = False
+) -> list[TrialRecord]:
+    """The feasible points of fully trained trials (each trial's point at every precision it
+    was evaluated at) that no other such point dominates (in accuracy, latency and, with
+    ``size``, the weights' bytes), fastest first."""
+    trained = [r for r in records if not r.stopped_early and r.state == "complete"]
+    pool = [p for r in trained for p in precision_points(r) if p.feasible]
+    points = [r.point(devices, size) for r in pool]
+    maximize = [True] + [False] * (len(devices) + size)
+    members = [pool[i] for i in pareto_front(points, maximize)]
     return sorted(members, key=lambda r: r.latency_ms[devices[0]])
 
 
@@ -36,10 +42,10 @@ class Summary(TypedDict):
     reference_point: list[float]
 
 
-def summary(records: Sequence[TrialRecord], devices: Sequence[str]) -> Summary:
-    front = front_of(records, devices)
-    points = [r.point(devices) for r in front]
-    maximize = [True] + [False] * len(devices)
+def summary(records: Sequence[TrialRecord], devices: Sequence[str], size: bool = False) -> Summary:
+    front = front_of(records, devices, size)
+    points = [r.point(devices, size) for r in front]
+    maximize = [True] + [False] * (len(devices) + size)
     reference = reference_point(maximize, [None] * len(maximize), points)
     return {
         "trial_count": len(records),
@@ -52,7 +58,7 @@ def summary(records: Sequence[TrialRecord], devices: Sequence[str]) -> Summary:
 
 
 def write_results(
-    folder: Path, records: Sequence[TrialRecord], devices: Sequence[str]
+    folder: Path, records: Sequence[TrialRecord], devices: Sequence[str], size: bool = False
 ) -> list[Path]:
     """``results.json``, ``pareto.html`` and ``pareto.png`` in ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -62,7 +68,7 @@ def write_results(
             {
                 "devices": list(devices),
                 "trials": [asdict(r) for r in records],
-                **summary(records, devices),
+                **summary(records, devices, size),
             },
             indent=2,
         )
@@ -71,12 +77,16 @@ def write_results(
 
 
 def _groups(records: Sequence[TrialRecord], device: str) -> dict[str, list[TrialRecord]]:
-    """The plotted groups: front members, other trained trials, stopped-early ones."""
-    front = {r.number for r in front_of(records, [device])}
+    """The plotted groups: front members (at any precision), other trained trials, stopped-
+    early ones."""
+    front = front_of(records, [device])
+    on_front = {(r.number, r.precision) for r in front}
     scored = [r for r in records if r.accuracy is not None]  # not the zero-cost skipped
     return {
-        "Pareto front": [r for r in scored if r.number in front],
-        "trained": [r for r in scored if r.number not in front and not r.stopped_early],
+        "Pareto front": front,
+        "trained": [
+            r for r in scored if (r.number, r.precision) not in on_front and not r.stopped_early
+        ],
         "stopped early": [r for r in scored if r.stopped_early],
     }
 
@@ -93,7 +103,7 @@ def pareto_html(records: Sequence[TrialRecord], device: str) -> str:
                 y=[r.point((device,))[0] for r in members],
                 mode="markers",
                 name=name,
-                text=[f"#{r.number} {r.arch}" for r in members],
+                text=[f"#{r.number} {r.precision} {r.arch}" for r in members],
                 marker={"symbol": "circle-open" if name == "stopped early" else "circle"},
             )
         )

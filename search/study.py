@@ -13,6 +13,7 @@ import optuna
 from optuna.study import StudyDirection
 
 from search.objectives import MnasReward
+from search.precision import PRECISIONS, Precision
 from search.screening import ZeroCostScreen
 from search.strategies import StrategyName, make_sampler
 from search.train import ProxySettings
@@ -33,6 +34,7 @@ class Constraints:
     max_latency_ms: Mapping[str, float] = field(default_factory=dict)
     max_params: int | None = None
     max_macs: int | None = None
+    max_model_bytes: int | None = None  # the weights at each point's precision
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,9 @@ class SearchSettings:
     stop_margin: float = 0.08  # benchmarks/multi_fidelity.py: 0.05 lost front members, 0.08 none
     zero_cost: ZeroCostScreen | None = None
     caps: SizeCaps = field(default_factory=SizeCaps)  # larger candidates are never built
+    # fp32 always; int8 adds a point per candidate (``search.precision``)
+    precisions: tuple[Precision, ...] = ("fp32",)
+    size_objective: bool = False  # pareto: the weights' bytes, minimised, after the latencies
 
     def __post_init__(self) -> None:
         if self.mode not in ("mnas", "pareto"):
@@ -64,6 +69,10 @@ class SearchSettings:
             raise ValueError(f"a search optimises latency on at most {MAX_DEVICES} devices")
         if self.pruner not in PRUNERS:
             raise ValueError(f"pruner {self.pruner!r}: choose one of {', '.join(PRUNERS)}")
+        if self.precisions[:1] != ("fp32",) or not set(self.precisions) <= set(PRECISIONS):
+            raise ValueError(f"precisions {self.precisions}: fp32 first, then any of int8")
+        if (len(self.precisions) > 1 or self.size_objective) and self.mode != "pareto":
+            raise ValueError("precisions beyond fp32 and the size objective: mode 'pareto' only")
         if not 1 <= self.trials <= MAX_TRIALS:
             raise ValueError(f"trials {self.trials}: must be between 1 and {MAX_TRIALS:,}")
 
@@ -83,7 +92,8 @@ def create_study(
         settings=settings.strategy_settings,
     )
     directions = [StudyDirection.MAXIMIZE]
-    directions += [StudyDirection.MINIMIZE] * len(settings.devices) if multi else []
+    objectives = len(settings.devices) + settings.size_objective
+    directions += [StudyDirection.MINIMIZE] * objectives if multi else []
     study = optuna.create_study(
         directions=directions,
         sampler=sampler,
@@ -92,7 +102,9 @@ def create_study(
         study_name=name,
         load_if_exists=True,
     )
-    names = ["accuracy", *(f"latency_ms:{d}" for d in settings.devices)] if multi else ["reward"]
+    size = ["model_bytes"] if settings.size_objective else []
+    latencies = [f"latency_ms:{d}" for d in settings.devices]
+    names = ["accuracy", *latencies, *size] if multi else ["reward"]
     with warnings.catch_warnings():  # "experimental" since Optuna 3.2; optuna-dashboard reads it
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         study.set_metric_names(names)

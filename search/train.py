@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
@@ -26,6 +26,7 @@ from torch import nn
 
 from search.data import ImageDataset
 from search.data_limits import MAX_IMAGES, DataError
+from search.precision import TrainedProxy
 from space import Arch
 from space.builder import build_model
 
@@ -85,6 +86,9 @@ class Evaluation:
     stopped_early: bool
     train_seconds: float
     eval_seconds: float
+    # the network and its images, when asked for (``keep``): a low-precision evaluation
+    # starts from them (``search.precision``); never stored or sent between processes
+    trained: TrainedProxy | None = field(default=None, compare=False, repr=False)
 
     @property
     def epochs(self) -> int:
@@ -142,8 +146,10 @@ def evaluate_arch(
     validation: ImageDataset,
     settings: ProxySettings,
     on_epoch: EpochCallback | None = None,
+    keep: bool = False,
 ) -> Evaluation:
-    """Train ``arch`` with the proxy recipe and report held-out accuracy after each epoch."""
+    """Train ``arch`` with the proxy recipe and report held-out accuracy after each epoch;
+    with ``keep``, the trained network and its images come back too."""
     check_task(arch, train)
     torch.set_num_threads(settings.threads)
     generator = torch.Generator().manual_seed(settings.seed)
@@ -193,7 +199,13 @@ def evaluate_arch(
         if on_epoch is not None and epoch + 1 < settings.epochs and on_epoch(epoch, accuracies[-1]):
             stopped = True
             break
-    return Evaluation(accuracies[-1], tuple(accuracies), stopped, train_seconds, eval_seconds)
+    trained = None
+    if keep:
+        calibration, held_out = (t.contiguous().numpy() for t in (x_train, x_val))
+        trained = TrainedProxy(model.eval(), calibration, held_out, y_val.numpy())
+    return Evaluation(
+        accuracies[-1], tuple(accuracies), stopped, train_seconds, eval_seconds, trained
+    )
 
 
 def lr_schedule(

@@ -14,12 +14,13 @@ files), built from a finished trial by ``record_of``.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from search.precision import weight_bytes
 from search.strategies import violation
 from space import parse_arch
 
@@ -41,6 +42,8 @@ class TrialAttrs:
     error: str | None = None  # why the evaluation failed
     retry_of: int | None = None  # the abandoned trial this one runs again
     evaluated_on: str | None = None  # the id of the Ray node that evaluated it
+    # per precision below fp32: {"accuracy", "latency_ms", "feasible"} (``search.precision``)
+    low_precision: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     @classmethod
     def of(cls, trial: FrozenTrial) -> TrialAttrs:
@@ -89,10 +92,11 @@ def store_evaluation(
     epoch_accuracies: Sequence[float],
     stopped_early: bool,
     evaluated_on: str | None,
+    low_precision: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> None:
     """What the candidate's evaluation found: its latencies (and which were predicted), its
-    accuracy after every epoch and where it ran (a Ray node id, which tells a cluster's
-    nodes apart)."""
+    accuracy after every epoch, where it ran (a Ray node id, which tells a cluster's
+    nodes apart) and its points at precisions below fp32."""
     _store(
         trial,
         "evaluation",
@@ -102,6 +106,7 @@ def store_evaluation(
         epoch_accuracies=list(epoch_accuracies),
         stopped_early=stopped_early,
         evaluated_on=evaluated_on,
+        low_precision=dict(low_precision) if low_precision else None,
     )
 
 
@@ -136,12 +141,21 @@ class TrialRecord:
     error: str | None = None  # why the evaluation failed (jobs keep failed trials)
     latency_predicted: tuple[str, ...] = ()  # devices whose latency was predicted, not measured
     evaluated_on: str | None = None  # the Ray node that evaluated it
+    precision: str = "fp32"  # the point's: its accuracy and latencies are at this precision
+    low_precision: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
-    def point(self, devices: Sequence[str]) -> tuple[float, ...]:
-        """(accuracy, latency on each device): where the trial sits among the objectives."""
+    def point(self, devices: Sequence[str], size: bool = False) -> tuple[float, ...]:
+        """(accuracy, latency on each device[, the weights' bytes]): where the trial sits
+        among the objectives."""
         if self.accuracy is None:
             raise ValueError(f"trial {self.number} was not trained: it has no accuracy")
-        return (self.accuracy, *(self.latency_ms[d] for d in devices))
+        weights = (float(self.model_bytes),) if size else ()
+        return (self.accuracy, *(self.latency_ms[d] for d in devices), *weights)
+
+    @property
+    def model_bytes(self) -> int:
+        """The weights' bytes at the point's precision."""
+        return weight_bytes(self.params, "int8" if self.precision == "int8" else "fp32")
 
 
 STATES = {
@@ -176,4 +190,26 @@ def record_of(trial: FrozenTrial, devices: Sequence[str]) -> TrialRecord:
         error=attrs.error,
         latency_predicted=attrs.latency_predicted,
         evaluated_on=attrs.evaluated_on,
+        low_precision=attrs.low_precision,
     )
+
+
+def precision_points(record: TrialRecord) -> list[TrialRecord]:
+    """The trial's points: itself at fp32, then one per other precision it was evaluated at
+    (that precision's accuracy, latencies and feasibility; measured, never predicted)."""
+    return [
+        record,
+        *(
+            replace(
+                record,
+                precision=precision,
+                accuracy=point["accuracy"],
+                latency_ms=dict(point["latency_ms"]),
+                feasible=point["feasible"],
+                latency_predicted=(),
+                epoch_accuracies=(),
+                low_precision={},
+            )
+            for precision, point in record.low_precision.items()
+        ),
+    ]

@@ -25,6 +25,7 @@ from latency.device_predictor import DevicePredictors
 from search.engine import Candidate, Outcome, evaluate_candidate
 from search.latency_source import LatencySource, MeasuredLatency
 from search.study import RunningTrial
+from workers.low_precision import QueuedInt8
 from workers.predicted_latency import PredictedLatency
 from workers.queued_latency import QueuedLatency
 from workers.spec import JobSpec, ResolvedJob, resolve
@@ -88,7 +89,12 @@ def evaluate_in_worker(
         if job.settings.mode == "mnas"
         else None
     )
+    low_precision = (
+        QueuedInt8(sessionmaker(_engine(database_url)), devices, job.measurement)
+        if len(job.settings.precisions) > 1
+        else None
+    )
     outcome = evaluate_candidate(
-        candidate, job.settings, job.train, job.validation, latency, reports
+        candidate, job.settings, job.train, job.validation, latency, reports, low_precision
     )
     return NodeOutcome(outcome, ray.get_runtime_context().get_node_id())

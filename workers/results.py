@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
@@ -49,10 +50,18 @@ def finished_records(trials: Sequence[FrozenTrial], devices: Sequence[str]) -> l
     return [r for r in records if r.accuracy is not None and len(r.latency_ms) == len(devices)]
 
 
-def pareto_members(trials: Sequence[FrozenTrial], devices: Sequence[str]) -> list[TrialRecord]:
+def pareto_members(
+    trials: Sequence[FrozenTrial], devices: Sequence[str], size: bool = False
+) -> list[TrialRecord]:
+    """The job's front: each trial's point at each precision; ``size``: its size counts."""
     return front_of(
-        [r for r in finished_records(trials, devices) if r.state == "complete"], devices
+        [r for r in finished_records(trials, devices) if r.state == "complete"], devices, size
     )
+
+
+def size_counts(spec: Mapping[str, Any]) -> bool:
+    """Whether a stored job spec makes the weights' bytes an objective (``objective.size``)."""
+    return bool(spec.get("objective", {}).get("size", False))
 
 
 def job_pareto_html(trials: Sequence[FrozenTrial], devices: Sequence[str]) -> str:

@@ -21,6 +21,7 @@ from latency.protocol import MeasurementSettings
 from search.data import ImageDataset, load_dataset
 from search.data_limits import MAX_IMAGES, DataError
 from search.objectives import PRESETS, MnasReward, RewardPreset
+from search.precision import BYTES_PER_WEIGHT, Precision
 from search.screening import ScreenAction, ZeroCostScreen
 from search.strategies import StrategyName, check_objective, make_sampler
 from search.study import MAX_DEVICES, MAX_TRIALS, Constraints, Mode, PrunerName, SearchSettings
@@ -41,6 +42,7 @@ from space.profiler import profile_arch
 from space.size_caps import SizeCaps
 from space.spaces import SearchSpace, space_from_dict
 
+FP32_ONLY: tuple[Precision, ...] = ("fp32",)
 FEASIBILITY_SAMPLES = 256  # architectures tried when checking that a constraint can be met
 SIZE_CAPS = SizeCaps()
 
@@ -71,6 +73,7 @@ class ObjectiveSpec(Strict):
     beta: float | None = Field(None, le=0)
     pruner: PrunerName = "median"
     early_stop: bool = True
+    size: bool = Field(False, description="pareto: also minimise the weights' bytes")
 
     @model_validator(mode="after")
     def _mnas_needs_targets(self) -> ObjectiveSpec:
@@ -87,6 +90,9 @@ class ConstraintSpec(Strict):
     max_latency_ms: dict[str, float] = Field(default_factory=dict)
     max_params: int | None = Field(None, gt=0)
     max_macs: int | None = Field(None, gt=0)
+    max_model_bytes: int | None = Field(
+        None, gt=0, description="the weights' bytes at each point's precision (4 or 1 a weight)"
+    )
 
     @model_validator(mode="after")
     def _positive(self) -> ConstraintSpec:
@@ -135,6 +141,11 @@ class JobSpec(Strict):
         "predictors only; hybrid: predicted, and measured where it could change the front",
     )
     seed: int = Field(0, ge=0, le=2**31 - 1)
+    precision: list[Precision] = Field(
+        default_factory=lambda: list(FP32_ONLY),
+        description="fp32, and int8 for a second point per candidate: its proxy-trained "
+        "network quantized, scored and measured on the devices (pareto mode)",
+    )
 
     @model_validator(mode="after")
     def _devices_agree(self) -> JobSpec:
@@ -148,6 +159,12 @@ class JobSpec(Strict):
             if unknown:
                 raise ValueError(f"{field}: {unknown} are not among the job's devices")
         check_objective(self.strategy.name, multi_objective=self.objective.mode == "pareto")
+        if self.precision[:1] != ["fp32"] or len(set(self.precision)) != len(self.precision):
+            raise ValueError("precision: fp32 first (the sampler learns from it), then int8")
+        if len(self.precision) > 1 and self.objective.mode != "pareto":
+            raise ValueError("precision: int8 points join a front; use objective.mode 'pareto'")
+        if self.objective.size and self.objective.mode != "pareto":
+            raise ValueError("objective.size: an objective of the front; use mode 'pareto'")
         return self
 
 
@@ -200,14 +217,17 @@ def resolve(
             max_latency_ms=spec.constraints.max_latency_ms,
             max_params=spec.constraints.max_params,
             max_macs=spec.constraints.max_macs,
+            max_model_bytes=spec.constraints.max_model_bytes,
         ),
         pruner=spec.objective.pruner,
         early_stop=spec.objective.early_stop,
         zero_cost=ZeroCostScreen(**spec.zero_cost.model_dump()) if spec.zero_cost else None,
         caps=caps,
+        precisions=tuple(spec.precision),
+        size_objective=spec.objective.size,
     )
     _check_strategy(settings)
-    _check_feasible(space, spec.constraints, caps)
+    _check_feasible(space, spec.constraints, caps, spec.precision)
     return ResolvedJob(settings, train, validation, spec.measurement, spec.latency)
 
 
@@ -252,7 +272,12 @@ def _check_strategy(settings: SearchSettings) -> None:
         raise SpecError("strategy.settings", str(exc)) from None
 
 
-def _check_feasible(space: SearchSpace, constraints: ConstraintSpec, caps: SizeCaps) -> None:
+def _check_feasible(
+    space: SearchSpace,
+    constraints: ConstraintSpec,
+    caps: SizeCaps,
+    precisions: list[Precision],
+) -> None:
     """Refuse a space whose networks are all over the service's size caps, or a params or
     MACs limit that none meets: judged on the first choice of every dimension and
     ``FEASIBILITY_SAMPLES`` random samples that decode at the data's resolution (profiles
@@ -267,11 +292,17 @@ def _check_feasible(space: SearchSpace, constraints: ConstraintSpec, caps: SizeC
     refusals = [caps.refusal(p) for p in profiles]
     if all(refusals):
         raise SpecError("space", f"every architecture tried is too large: {refusals[0]}")
-    limits = {"max_params": constraints.max_params, "max_macs": constraints.max_macs}
-    for field, limit in limits.items():
+    least_bytes = min(BYTES_PER_WEIGHT[p] for p in precisions)
+    smallest_of = {
+        "max_params": lambda p: p.params,
+        "max_macs": lambda p: p.macs,
+        "max_model_bytes": lambda p: p.params * least_bytes,
+    }
+    for field, of in smallest_of.items():
+        limit = getattr(constraints, field)
         if limit is None:
             continue
-        smallest = min(getattr(p, field.removeprefix("max_")) for p in profiles)
+        smallest = min(of(p) for p in profiles)
         if smallest > limit:
             raise SpecError(
                 f"constraints.{field}",

@@ -52,6 +52,12 @@ def run(
     zero_cost_prefer: Annotated[
         str | None, typer.Option(help="high or low scores are better (default: measured)")
     ] = None,
+    int8: Annotated[
+        bool, typer.Option(help="pareto mode: also each candidate at int8 (a second point)")
+    ] = False,
+    size: Annotated[bool, typer.Option(help="pareto mode: the weights' bytes an objective")] = (
+        False
+    ),
     out: Annotated[Path | None, typer.Option(help="Write results.json and the plots here")] = None,
 ) -> None:
     """Search SPACE on DATA for accurate networks that are fast on this machine."""
@@ -59,6 +65,7 @@ def run(
 
     from search.engine import StudyFront, run_trial
     from search.study import create_study
+    from workers.low_precision import LocalInt8
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # the progress bar says it all
     if device != LOCAL:
@@ -68,7 +75,7 @@ def run(
         "space": space,
         "data": data,
         "devices": [LOCAL],
-        "objective": {"mode": mode, "early_stop": early_stop}
+        "objective": {"mode": mode, "early_stop": early_stop, "size": size}
         | ({"reward": reward} if mode == "mnas" else {})
         | ({"targets_ms": {LOCAL: target_ms}} if target_ms is not None else {}),
         "strategy": {"name": strategy},
@@ -77,20 +84,24 @@ def run(
         if zero_cost
         else None,
         "budget": {"trials": trials},
+        "precision": ["fp32", "int8"] if int8 else ["fp32"],
         "seed": seed,
     }
     job = _resolve(spec)
     study = create_study(job.settings)
     latency = local_latency(latency_runs)
+    low_precision = LocalInt8() if len(job.settings.precisions) > 1 else None
     records: list[TrialRecord] = []
     front = StudyFront()
     with _progress() as (progress, task):
         progress.update(task, total=trials)
         for _ in range(trials):
-            record = run_trial(study, job.settings, job.train, job.validation, latency, front)
+            record = run_trial(
+                study, job.settings, job.train, job.validation, latency, front, low_precision
+            )
             records.append(record)
             progress.update(task, advance=1, description=_progress_line(records))
-    _report(records, out)
+    _report(records, out, job.settings.size_objective)
 
 
 # The job spec's fields as this command's flags, so that a refused value names the flag.
@@ -137,7 +148,7 @@ def _progress() -> Iterator[tuple[Progress, TaskID]]:
         yield progress, progress.add_task("")
 
 
-def _report(records: list[TrialRecord], out: Path | None) -> None:
+def _report(records: list[TrialRecord], out: Path | None, size: bool) -> None:
     """The front as a table, its hypervolume and, with ``--out``, the result files."""
     from rich.console import Console
 
@@ -145,11 +156,11 @@ def _report(records: list[TrialRecord], out: Path | None) -> None:
     from search.results import summary, write_results
 
     console = Console()
-    result = summary(records, (LOCAL,))
+    result = summary(records, (LOCAL,), size)
     console.print(front_table(result["front"], LOCAL, f"Pareto front ({len(records)} trials)"))
     console.print(f"hypervolume {result['hypervolume']:.4f}")
     if out is not None:
-        for path in write_results(out, records, (LOCAL,)):
+        for path in write_results(out, records, (LOCAL,), size):
             console.print(f"wrote {path}")
 
 

@@ -227,6 +227,14 @@ class JobPage(BaseModel):
     limit: int
 
 
+class LowPrecisionOut(BaseModel):
+    """A trial at a precision below fp32: its int8 file's accuracy and latency per device."""
+
+    accuracy: float
+    latency_ms: dict[str, float]
+    feasible: bool
+
+
 class TrialOut(BaseModel):
     """One trial of a job, read from its Optuna study."""
 
@@ -251,6 +259,10 @@ class TrialOut(BaseModel):
         (), description="devices whose latency was predicted; the others' were measured"
     )
     evaluated_on: str | None = Field(None, description="the Ray node that evaluated it")
+    precision: str = Field("fp32", description="the point's: a front holds one per precision")
+    low_precision: dict[str, LowPrecisionOut] = Field(
+        default_factory=dict, description="the trial at precisions below fp32 (measured)"
+    )
 
 
 class TrialPage(BaseModel):

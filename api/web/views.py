@@ -30,7 +30,7 @@ from space import parse_arch
 from space.profiler import LayerProfile, profile_arch
 from space.references import reference_arch
 from workers.jobs import get_job, job_devices
-from workers.results import job_trials, pareto_members
+from workers.results import job_trials, pareto_members, size_counts
 from workers.tables import FINISHED_STATES
 
 # hand-designed networks drawn on a job's Pareto plot where they were measured on its device
@@ -79,7 +79,7 @@ def job_view(
         devices=devices,
         device_ids=job_devices(session, job),
         trials=[record_of(t, devices) for t in found],
-        front=pareto_members(found, devices),
+        front=pareto_members(found, devices, size_counts(job.spec)),
     )
 
 

@@ -1,7 +1,7 @@
-"""Training a chosen trial end to end: real server over HTTP, real runners on real Ray, a real
-agent timing the very files the training made, SQLite and PostgreSQL. The data is 400 real
-digits uploaded by the test, so an epoch takes well under a second; what is checked is the
-service's behaviour, not the accuracy (benchmarks/final_training.py measures that)."""
+"""Training a chosen trial end to end, and searching at int8: real server over HTTP, real
+runners on real Ray, a real agent timing the very files made, SQLite and PostgreSQL. The data
+is 400 real digits uploaded by the test, so an epoch takes well under a second; what is checked
+is the service's behaviour, not the accuracy (benchmarks/final_training.py measures that)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,10 @@ import onnxruntime as ort
 import pytest
 import ray
 from safetensors.numpy import load as load_safetensors
+from sqlalchemy import select
 
+from latency.database import create_db_engine
+from latency.tables import LatencyRecord
 from space import parse_arch
 from tests.databases import BACKENDS, database_url
 from tests.datasets import digits_npz
@@ -193,3 +196,42 @@ def _finished(server: Server) -> None:
         lambda: server.user.get("/v1/jobs").json()["items"][0]["state"] == "succeeded",
         what="the search",
     )
+
+
+@pytest.mark.parametrize("server", ["sqlite"], indirect=True)
+def test_an_int8_search_measures_every_int8_point_on_the_device(
+    server: Server, agent: subprocess.Popen[str], local_ray: None
+) -> None:
+    spec = {
+        **SPEC,
+        "budget": {"trials": 3},
+        "precision": ["fp32", "int8"],
+        "objective": {"mode": "pareto", "size": True, "early_stop": False},
+    }
+    submitted = server.user.post("/v1/jobs", json=spec)
+    assert submitted.status_code == 201, submitted.text
+    job_id = submitted.json()["id"]
+    assert runner_on(server.database_url).run_once()
+    assert server.user.get(f"/v1/jobs/{job_id}").json()["state"] == "succeeded"
+
+    trials = server.user.get(f"/v1/jobs/{job_id}/trials").json()["items"]
+    complete = [t for t in trials if t["state"] == "complete"]
+    assert len(complete) == 3
+    engine = create_db_engine(server.database_url)
+    with engine.connect() as db:  # the agent's own measurements of the int8 files
+        timed = {
+            (row.arch, row.median_ms)
+            for row in db.execute(
+                select(LatencyRecord.arch, LatencyRecord.median_ms).where(
+                    LatencyRecord.settings_key.contains('"precision":"int8"'),
+                    LatencyRecord.artifact.is_not(None),
+                )
+            )
+        }
+    engine.dispose()
+    for trial in complete:
+        int8 = trial["low_precision"]["int8"]
+        assert (trial["arch"], int8["latency_ms"][DEVICE]) in timed  # measured, not predicted
+
+    front = server.user.get(f"/v1/jobs/{job_id}/pareto").json()["members"]
+    assert {m["precision"] for m in front} == {"fp32", "int8"}

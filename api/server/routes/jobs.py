@@ -50,6 +50,7 @@ from workers.results import (
     job_pareto_png,
     job_trials,
     pareto_members,
+    size_counts,
     trials_csv,
 )
 from workers.spec import JobSpec, resolve
@@ -189,7 +190,8 @@ async def pareto(
 ) -> ParetoOut:
     """Accuracy up, latency down on every device: the trials no other trial dominates."""
     devices, found = await _job_and_trials(db, storage, caller, job_id)
-    members = [TrialOut.model_validate(m) for m in pareto_members(found, devices)]
+    size = await db.run(lambda s: size_counts(get_job(s, job_id, caller).spec))
+    members = [TrialOut.model_validate(m) for m in pareto_members(found, devices, size)]
     return ParetoOut(job_id=job_id, devices=devices, members=members)
 
 
