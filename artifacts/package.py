@@ -73,7 +73,8 @@ def int8_point(
 class CompressedStage:
     stage: str
     test_accuracy: float  # the stage's weights exported to ONNX, scored in ONNX Runtime
-    bytes: int  # the encoded network (artifacts.compression)
+    encoded_bytes: int  # the network as encoded (artifacts.compression)
+    onnx: bytes  # the stage's weights as a dense fp32 ONNX file (what ONNX Runtime runs)
 
 
 def compression_report(
@@ -89,13 +90,12 @@ def compression_report(
     images = torch.from_numpy(prepared(train, arch, norm))
     stages = compress(trained.model, images, torch.from_numpy(train.labels), settings, recipe)
     test_images = prepared(test, arch, norm)
+    exported = [export_onnx_bytes(arch, model=stage.model) for stage in stages]
     return [
         CompressedStage(
-            stage.name,
-            onnx_accuracy(export_onnx_bytes(arch, model=stage.model), test_images, test.labels),
-            stage.bytes,
+            stage.name, onnx_accuracy(onnx, test_images, test.labels), stage.bytes, onnx
         )
-        for stage in stages
+        for stage, onnx in zip(stages, exported, strict=True)
     ]
 
 

@@ -23,7 +23,8 @@ from common import on_task, write_json
 from rich.console import Console
 from rich.table import Table
 
-from artifacts.package import package
+from artifacts.compression import CompressionSettings
+from artifacts.package import compression_report, package, ternary_report
 from artifacts.training import Checkpoint, FinalRecipe, train_final
 from latency.bench import make_session, time_session
 from search.data import load_dataset
@@ -64,20 +65,39 @@ def latency_ms(models: list[bytes]) -> list[float]:
     return [statistics.median(times) for times in rounds]
 
 
-def one_network(label: str, arch: Arch, recipe: FinalRecipe) -> dict[str, Any]:
+def one_network(
+    label: str, arch: Arch, recipe: FinalRecipe, compress: bool, ternary_epochs: int
+) -> dict[str, Any]:
     usable, test = load_dataset("mnist5k").test_split()
     started = time.monotonic()
     trained = train_final(arch, usable, recipe, InMemory())
     made = package(arch, trained, usable, test, recipe.seed)
+    train_s = round(time.monotonic() - started, 1)
     fp32_ms, int8_ms = latency_ms([made.fp32, made.int8])
     profile = profile_arch(arch)
-    return {
+    extra: dict[str, Any] = {}
+    if compress:
+        stages = compression_report(arch, trained, usable, test, CompressionSettings(), recipe)
+        timings = latency_ms([s.onnx for s in stages])  # dense kernels whatever the zeros
+        extra["compression"] = [
+            {
+                "stage": s.stage,
+                "accuracy": s.test_accuracy,
+                "bytes": s.encoded_bytes,
+                "ms": round(ms, 4),
+            }
+            for s, ms in zip(stages, timings, strict=True)
+        ]
+    if ternary_epochs:
+        found = ternary_report(arch, trained, usable, test, ternary_epochs, recipe)
+        extra["ternary"] = {"accuracy": found.test_accuracy, "bytes": found.bytes}
+    return extra | {
         "network": label,
         "arch": str(arch),
         "params": profile.params,
         "macs": profile.macs,
         "epochs": recipe.epochs,
-        "train_s": round(time.monotonic() - started, 1),
+        "train_s": train_s,
         "fp32_accuracy": made.fp32_accuracy,
         "int8_accuracy": made.int8_accuracy,
         "fp32_ms": round(fp32_ms, 4),
@@ -96,6 +116,8 @@ def main() -> None:
     parser.add_argument("--learning-rate", type=float, default=FinalRecipe.learning_rate)
     parser.add_argument("--threads", type=int, default=2, help="torch threads for training")
     parser.add_argument("--no-baselines", action="store_true")
+    parser.add_argument("--compress", action="store_true", help="Deep Compression's defaults")
+    parser.add_argument("--ternary-epochs", type=int, default=0, help="TTQ fine-tuning")
     parser.add_argument("--out", default="final_training.json")
     args = parser.parse_args()
     recipe = FinalRecipe(epochs=args.epochs, learning_rate=args.learning_rate, threads=args.threads)
@@ -105,7 +127,7 @@ def main() -> None:
         networks += [(name, on_task(reference_arch(name), usable)) for name in BASELINES]
     rows = []
     for label, arch in networks:
-        rows.append(one_network(label, arch, recipe))
+        rows.append(one_network(label, arch, recipe, args.compress, args.ternary_epochs))
         print(json.dumps(rows[-1]), flush=True)
     table = Table(title=f"final training, {args.epochs} epochs, mnist5k test split")
     columns = ("network", "params", "fp32 acc", "int8 acc", "fp32 ms", "int8 ms", "fp32 B")

@@ -150,8 +150,8 @@ def train_in_worker(
             CompressionStage(
                 stage=s.stage,
                 test_accuracy=s.test_accuracy,
-                bytes=s.bytes,
-                ratio=round(len(made.fp32) / s.bytes, 2),
+                bytes=s.encoded_bytes,
+                ratio=round(len(made.fp32) / s.encoded_bytes, 2),
             )
             for s in stages
         ]

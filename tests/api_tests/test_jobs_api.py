@@ -115,7 +115,8 @@ def test_data_under_a_root_that_cannot_be_trained_on_is_refused_at_submission(
         server.register("cpu-1")
         response = server.user.post("/v1/jobs", json={**SPEC, "data": _unreadable_npz(tmp_path)})
         tiny = tmp_path / "tiny.npz"  # 8x8 images: every network of the space strides to 0x0
-        np.savez(tiny, images=np.zeros((4, 8, 8), np.uint8), labels=np.array([0, 1, 0, 1]))
+        labels = np.arange(20) % 2  # enough for a test split, a validation split and training
+        np.savez(tiny, images=np.zeros((20, 8, 8), np.uint8), labels=labels)
         too_small = server.user.post("/v1/jobs", json={**SPEC, "data": str(tiny)})
     assert too_small.status_code == 422
     assert too_small.json()["error"]["message"].startswith(

@@ -28,6 +28,7 @@ from tests.datasets import digits_npz
 from tests.isolation import start_agent
 from tests.processes import Spawner
 from tests.server import Server, served
+from tests.web_tests.test_sessions import browser, key_of, sign_in
 from tests.workers_tests.test_jobs_end_to_end import runner_on, start_worker
 from tests.workers_tests.tiny_jobs import SPEC, wait_until
 
@@ -108,6 +109,11 @@ def test_a_trained_trial_gives_fp32_and_int8_files_measured_on_the_device(
     assert [s["stage"] for s in stages] == ["dense", "pruned", "shared", "huffman"]
     assert stages[-1]["bytes"] < stages[0]["bytes"] and stages[-1]["ratio"] > 1
     assert stages[-1]["test_accuracy"] == stages[-2]["test_accuracy"]  # Huffman is lossless
+    with browser(server) as web:  # the web UI lists the training job and shows its page
+        assert sign_in(web, key_of(server)).status_code == 303
+        listed_page = web.get("/jobs")
+        assert listed_page.status_code == 200 and f"/jobs/{made['job_id']}" in listed_page.text
+        assert web.get(f"/jobs/{made['job_id']}").status_code == 200
     ternary = results["ternary"]
     assert ternary["layers"] >= 1 and ternary["ratio"] > 1 and 0 <= ternary["test_accuracy"] <= 1
     again = server.user.post(f"/v1/jobs/{made['job_id']}/trials/0/train")
