@@ -15,12 +15,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
-from typing import Any
+from typing import Any, cast
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from search.precision import weight_bytes
+from search.precision import Precision, weight_bytes
 from search.strategies import violation
 from space import parse_arch
 
@@ -141,7 +141,7 @@ class TrialRecord:
     error: str | None = None  # why the evaluation failed (jobs keep failed trials)
     latency_predicted: tuple[str, ...] = ()  # devices whose latency was predicted, not measured
     evaluated_on: str | None = None  # the Ray node that evaluated it
-    precision: str = "fp32"  # the point's: its accuracy and latencies are at this precision
+    precision: Precision = "fp32"  # the point's: its accuracy and latencies are at it
     low_precision: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     def point(self, devices: Sequence[str], size: bool = False) -> tuple[float, ...]:
@@ -155,7 +155,7 @@ class TrialRecord:
     @property
     def model_bytes(self) -> int:
         """The weights' bytes at the point's precision."""
-        return weight_bytes(self.params, "int8" if self.precision == "int8" else "fp32")
+        return weight_bytes(self.params, self.precision)
 
 
 STATES = {
@@ -202,7 +202,7 @@ def precision_points(record: TrialRecord) -> list[TrialRecord]:
         *(
             replace(
                 record,
-                precision=precision,
+                precision=cast(Precision, precision),
                 accuracy=point["accuracy"],
                 latency_ms=dict(point["latency_ms"]),
                 feasible=point["feasible"],

@@ -39,6 +39,14 @@ def read_spec(path: Path) -> dict[str, Any]:
     return spec
 
 
+def done_of(job: dict[str, Any]) -> str:
+    """How far a job got: trials of its budget, or a training job's epochs."""
+    progress = job["progress"]
+    if job.get("kind") == "train":
+        return f"{progress.get('epochs_done') or 0}/{progress.get('epochs') or 0} epochs"
+    return f"{progress['trials_done']}/{progress['budget']} trials"
+
+
 @app.command()
 def submit(
     spec: Annotated[Path, typer.Argument(help="Job spec, .yaml/.yml or .json")],
@@ -60,8 +68,7 @@ def list_jobs(
     params = {"state": state} if state else {}
     page = call(server, api_key, "GET", "/v1/jobs", params=params).json()
     for job in page["items"]:
-        done = job["progress"].get("trials_done", 0)
-        typer.echo(f"{job['id']}\t{job['state']}\t{done} trials\t{job['name']}")
+        typer.echo(f"{job['id']}\t{job['state']}\t{done_of(job)}\t{job['name']}")
 
 
 @app.command()
@@ -85,8 +92,7 @@ def wait(
     or trial count moves; exit 0 if it succeeded, 1 if it failed or was cancelled."""
 
     def line(job: dict[str, Any]) -> str:
-        progress = job["progress"]
-        return f"job {job_id} {job['state']}: {progress['trials_done']}/{progress['budget']} trials"
+        return f"job {job_id} {job['state']}: {done_of(job)}"
 
     job = follow(server, api_key, f"/v1/jobs/{job_id}", timeout, line)
     raise typer.Exit(0 if job["state"] == "succeeded" else 1)

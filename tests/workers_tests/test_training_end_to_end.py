@@ -10,6 +10,7 @@ import json
 import pickle
 import signal
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,12 +28,13 @@ from tests.databases import BACKENDS, database_url
 from tests.datasets import digits_npz
 from tests.isolation import start_agent
 from tests.processes import Spawner
-from tests.server import Server, served
+from tests.server import Server, edgenas, served
 from tests.web_tests.test_sessions import browser, key_of, sign_in
 from tests.workers_tests.test_jobs_end_to_end import runner_on, start_worker
 from tests.workers_tests.tiny_jobs import SPEC, wait_until
 
 DEVICE = "cpu-1"
+CLI = [sys.executable, "-m", "api"]
 
 
 @pytest.fixture(scope="module")
@@ -114,6 +116,7 @@ def test_a_trained_trial_gives_fp32_and_int8_files_measured_on_the_device(
         listed_page = web.get("/jobs")
         assert listed_page.status_code == 200 and f"/jobs/{made['job_id']}" in listed_page.text
         assert web.get(f"/jobs/{made['job_id']}").status_code == 200
+    from_the_cli(server, runner, job_id, trial["number"], tmp_path)
     ternary = results["ternary"]
     assert ternary["layers"] >= 1 and ternary["ratio"] > 1 and 0 <= ternary["test_accuracy"] <= 1
     again = server.user.post(f"/v1/jobs/{made['job_id']}/trials/0/train")
@@ -158,6 +161,43 @@ def test_a_trained_trial_gives_fp32_and_int8_files_measured_on_the_device(
     assert stolen.status_code == 404
     missing = server.user.get(f"/v1/models/{made['id']}/model.pkl")
     assert missing.status_code == 404
+
+
+def from_the_cli(server: Server, runner: object, job_id: int, trial: int, tmp_path: Path) -> None:
+    """``edgenas train --wait`` follows a training a runner drives to its end; ``models``
+    lists, shows and downloads; a bad trial is one error line."""
+    connection = ["--server", server.url, "--api-key", key_of(server)]
+    follow = subprocess.Popen(
+        [*CLI, "train", str(job_id), str(trial), "--epochs", "1", "--wait", *connection],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_until(lambda: server.user.get("/v1/models").json()["total"] == 2, what="queued")
+        assert runner.run_once()  # type: ignore[attr-defined]
+        out, err = follow.communicate(timeout=300)
+    finally:
+        follow.kill()
+    assert follow.returncode == 0, err
+    assert "queued: training job" in out and "fp32: test accuracy" in out
+    assert f"{DEVICE} " in out.splitlines()[-1]  # int8's measured latency on the device
+    model_id = server.user.get("/v1/models").json()["items"][0]["id"]
+    jobs = edgenas(server, "jobs", "list").stdout
+    assert "\tsucceeded\t1/1 epochs\t" in jobs and "\tsucceeded\t2/2 trials\t" in jobs
+    listed = edgenas(server, "models", "list")
+    assert listed.returncode == 0 and len(listed.stdout.splitlines()) == 2
+    shown = json.loads(edgenas(server, "models", "show", str(model_id)).stdout)
+    assert shown["state"] == "succeeded" and shown["results"]["epochs"] == 1
+    target = tmp_path / "int8.onnx"
+    saved = edgenas(
+        server, "models", "download", str(model_id), "--format", "onnx-int8", "--out", str(target)
+    )
+    assert saved.returncode == 0
+    ort.InferenceSession(str(target), providers=["CPUExecutionProvider"])
+    missing = edgenas(server, "train", str(job_id), "99")
+    assert missing.returncode == 2 and missing.stderr.startswith("error:")
+    assert f"job {job_id} has no trial 99" in missing.stderr
 
 
 def _graph(server: Server, model_id: int, name: str) -> list:
