@@ -232,7 +232,8 @@ def compress(
 ) -> list[Stage]:
     """The stages of Deep Compression asked for, each with its model and encoded size."""
     batch = recipe.batch_size
-    stages = [Stage("dense", model, encoded_size(model, None, huffman=False))]
+    dense = sum(layer.weight.numel() for layer in compressible(model)) * FLOAT_BYTES
+    stages = [Stage("dense", model, dense + other_bytes(model))]  # plain float32 arrays
     current = model
     if settings.prune > 0:
         current = prune_and_finetune(current, images, labels, settings, recipe)

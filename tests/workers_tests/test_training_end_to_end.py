@@ -116,11 +116,6 @@ def test_a_trained_trial_gives_fp32_and_int8_files_measured_on_the_device(
         listed_page = web.get("/jobs")
         assert listed_page.status_code == 200 and f"/jobs/{made['job_id']}" in listed_page.text
         assert web.get(f"/jobs/{made['job_id']}").status_code == 200
-    from_the_cli(server, runner, job_id, trial["number"], tmp_path)
-    ternary = results["ternary"]
-    assert ternary["layers"] >= 1 and ternary["ratio"] > 1 and 0 <= ternary["test_accuracy"] <= 1
-    again = server.user.post(f"/v1/jobs/{made['job_id']}/trials/0/train")
-    assert again.status_code == 409  # a training job has no trials to train
 
     arch = parse_arch(found["arch"])
     for name, precision in (("model.onnx", "fp32"), ("model-int8.onnx", "int8")):
@@ -162,6 +157,15 @@ def test_a_trained_trial_gives_fp32_and_int8_files_measured_on_the_device(
     missing = server.user.get(f"/v1/models/{made['id']}/model.pkl")
     assert missing.status_code == 404
 
+    ternary = results["ternary"]
+    assert ternary["layers"] >= 1 and ternary["ratio"] > 1 and 0 <= ternary["test_accuracy"] <= 1
+    again = server.user.post(f"/v1/jobs/{made['job_id']}/trials/0/train")
+    assert again.status_code == 409  # a training job has no trials to train
+    cancelled = server.user.post(train, json={"epochs": 1}).json()
+    assert server.user.post(f"/v1/jobs/{cancelled['job_id']}/cancel").status_code == 200
+    assert model(server, cancelled["id"])["state"] == "cancelled"  # queued: at once
+    from_the_cli(server, runner, job_id, trial["number"], tmp_path)
+
 
 def from_the_cli(server: Server, runner: object, job_id: int, trial: int, tmp_path: Path) -> None:
     """``edgenas train --wait`` follows a training a runner drives to its end; ``models``
@@ -174,7 +178,7 @@ def from_the_cli(server: Server, runner: object, job_id: int, trial: int, tmp_pa
         text=True,
     )
     try:
-        wait_until(lambda: server.user.get("/v1/models").json()["total"] == 2, what="queued")
+        wait_until(lambda: server.user.get("/v1/models").json()["total"] == 3, what="queued")
         assert runner.run_once()  # type: ignore[attr-defined]
         out, err = follow.communicate(timeout=300)
     finally:
@@ -186,7 +190,8 @@ def from_the_cli(server: Server, runner: object, job_id: int, trial: int, tmp_pa
     jobs = edgenas(server, "jobs", "list").stdout
     assert "\tsucceeded\t1/1 epochs\t" in jobs and "\tsucceeded\t2/2 trials\t" in jobs
     listed = edgenas(server, "models", "list")
-    assert listed.returncode == 0 and len(listed.stdout.splitlines()) == 2
+    assert listed.returncode == 0 and len(listed.stdout.splitlines()) == 3
+    assert "\tcancelled\t" in listed.stdout
     shown = json.loads(edgenas(server, "models", "show", str(model_id)).stdout)
     assert shown["state"] == "succeeded" and shown["results"]["epochs"] == 1
     target = tmp_path / "int8.onnx"
