@@ -17,7 +17,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+import optuna
+from optuna.trial import FrozenTrial
+
 from search.pareto import pareto_front
+from search.strategies import violation
+from search.trial_record import TrialAttrs
 
 
 @dataclass(frozen=True)
@@ -101,3 +106,33 @@ def replay(curves: Sequence[Curve], margin: float) -> Replay:
             any(member is c for c in stopped_curves) for member in final_front
         ),
     )
+
+
+class StudyFront:
+    """The front of a study's fully trained candidates, as the early stop compares them
+    (``Candidate.front``). Whoever proposes keeps one and it takes in only the trials finished
+    since it last looked, so a proposal at trial 10,000 does not rebuild the front from every
+    trial before it (benchmarks/control_plane.py)."""
+
+    def __init__(self) -> None:
+        self._seen: set[int] = set()
+        self._front: list[Curve] = []
+
+    def current(self, study: optuna.Study) -> tuple[Curve, ...]:
+        complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+        new = [trial for trial in complete if trial.number not in self._seen]
+        if new:
+            self._seen.update(trial.number for trial in new)
+            self._front = current_front(self._front + _curves(new))
+        return tuple(self._front)
+
+
+def _curves(complete: Sequence[FrozenTrial]) -> list[Curve]:
+    """The fully trained candidates among ``complete`` trials, as the early stop compares
+    them."""
+    stored = [(TrialAttrs.of(t), violation(t)) for t in complete]
+    return [
+        Curve(attrs.epoch_accuracies, attrs.latency_ms, feasible=excess <= 0)
+        for attrs, excess in stored
+        if not attrs.stopped_early
+    ]

@@ -23,15 +23,14 @@ measured after it for the candidates that could join the front. No database, no 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 import optuna
-from optuna.trial import FrozenTrial
 
 from search.data import ImageDataset
-from search.early_stop import Curve, clearly_dominated, current_front
+from search.early_stop import Curve, StudyFront, clearly_dominated
 from search.latency_source import (
     LatencyEstimate,
     LatencyFn,
@@ -39,13 +38,11 @@ from search.latency_source import (
     MeasuredLatency,
     could_join_front,
 )
-from search.precision import LowPrecisionEvaluator, LowPrecisionPoint, Precision, weight_bytes
+from search.precision import LowPrecisionEvaluator, LowPrecisionPoint, weight_bytes
 from search.screening import screen_score, screened_out
-from search.strategies import violation
-from search.study import Constraints, SearchSettings, create_study
+from search.study import SearchSettings, create_study
 from search.train import Evaluation, evaluate_arch
 from search.trial_record import (
-    TrialAttrs,
     TrialRecord,
     store_error,
     store_evaluation,
@@ -99,25 +96,6 @@ class Outcome:
     predicted_ms: dict[str, float] = field(default_factory=dict)  # every prediction made
     latency_predicted: tuple[str, ...] = ()  # devices whose kept latency is a prediction
     low_precision: tuple[LowPrecisionPoint, ...] = ()  # the candidate's other points
-
-
-class StudyFront:
-    """The front of a study's fully trained candidates, as the early stop compares them
-    (``Candidate.front``). Whoever proposes keeps one and it takes in only the trials finished
-    since it last looked, so a proposal at trial 10,000 does not rebuild the front from every
-    trial before it (benchmarks/control_plane.py)."""
-
-    def __init__(self) -> None:
-        self._seen: set[int] = set()
-        self._front: list[Curve] = []
-
-    def current(self, study: optuna.Study) -> tuple[Curve, ...]:
-        complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
-        new = [trial for trial in complete if trial.number not in self._seen]
-        if new:
-            self._seen.update(trial.number for trial in new)
-            self._front = current_front(self._front + _curves(new))
-        return tuple(self._front)
 
 
 def propose(
@@ -226,7 +204,7 @@ def evaluate_candidate(
     latencies = {d: float(kept.ms[d]) for d in settings.devices}
     return Outcome(
         latency_ms=latencies,
-        violations=_violations(settings.constraints, latencies, candidate.params, candidate.macs),
+        violations=settings.constraints.violations(latencies, candidate.params, candidate.macs),
         evaluation=evaluation,
         predicted_ms={d: float(estimate.ms[d]) for d in estimate.predicted},
         latency_predicted=kept.predicted,
@@ -249,7 +227,7 @@ def _worth_measuring(
         assert settings.reward is not None
         best = candidate.best_reward
         return best is None or settings.reward(evaluation.accuracy, optimistic) >= best
-    violations = _violations(settings.constraints, optimistic, candidate.params, candidate.macs)
+    violations = settings.constraints.violations(optimistic, candidate.params, candidate.macs)
     if any(value > 0 for value in violations.values()):
         return False
     return could_join_front(evaluation.accuracy, optimistic, settings.devices, candidate.front)
@@ -272,12 +250,8 @@ def conclude(
             "latency_ms": point.latency_ms,
             "feasible": all(
                 value <= 0
-                for value in _violations(
-                    settings.constraints,
-                    point.latency_ms,
-                    candidate.params,
-                    candidate.macs,
-                    point.precision,
+                for value in settings.constraints.violations(
+                    point.latency_ms, candidate.params, candidate.macs, point.precision
                 ).values()
             ),
         }
@@ -351,27 +325,6 @@ def run_trial(
     return conclude(study, settings, proposal, outcome)
 
 
-def _violations(
-    constraints: Constraints,
-    latencies: Mapping[str, float],
-    params: int,
-    macs: int,
-    precision: Precision = "fp32",
-) -> dict[str, float]:
-    """One value per constraint, > 0 when violated (Optuna's convention), of the candidate
-    at ``precision``."""
-    values = {
-        f"latency_ms:{d}": latencies[d] - limit for d, limit in constraints.max_latency_ms.items()
-    }
-    if constraints.max_params is not None:
-        values["params"] = float(params - constraints.max_params)
-    if constraints.max_macs is not None:
-        values["macs"] = float(macs - constraints.max_macs)
-    if constraints.max_model_bytes is not None:
-        values["model_bytes"] = float(weight_bytes(params, precision) - constraints.max_model_bytes)
-    return values
-
-
 def _stopper(
     reports: EpochReports | None,
     settings: SearchSettings,
@@ -401,17 +354,6 @@ def _stopper(
 def _best_reward(study: optuna.Study) -> float | None:
     complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
     return max((t.values[0] for t in complete), default=None)
-
-
-def _curves(complete: Sequence[FrozenTrial]) -> list[Curve]:
-    """The fully trained candidates among ``complete`` trials, as the early stop compares
-    them."""
-    stored = [(TrialAttrs.of(t), violation(t)) for t in complete]
-    return [
-        Curve(attrs.epoch_accuracies, attrs.latency_ms, feasible=excess <= 0)
-        for attrs, excess in stored
-        if not attrs.stopped_early
-    ]
 
 
 def run_search(

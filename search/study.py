@@ -13,7 +13,7 @@ import optuna
 from optuna.study import StudyDirection
 
 from search.objectives import MnasReward
-from search.precision import PRECISIONS, Precision
+from search.precision import PRECISIONS, Precision, weight_bytes
 from search.screening import ZeroCostScreen
 from search.strategies import StrategyName, make_sampler
 from search.train import ProxySettings
@@ -35,6 +35,24 @@ class Constraints:
     max_params: int | None = None
     max_macs: int | None = None
     max_model_bytes: int | None = None  # the weights at each point's precision
+
+    def violations(
+        self,
+        latencies: Mapping[str, float],
+        params: int,
+        macs: int,
+        precision: Precision = "fp32",
+    ) -> dict[str, float]:
+        """One value per constraint, > 0 when violated (Optuna's convention), of a candidate
+        at ``precision``."""
+        values = {f"latency_ms:{d}": latencies[d] - cap for d, cap in self.max_latency_ms.items()}
+        if self.max_params is not None:
+            values["params"] = float(params - self.max_params)
+        if self.max_macs is not None:
+            values["macs"] = float(macs - self.max_macs)
+        if self.max_model_bytes is not None:
+            values["model_bytes"] = float(weight_bytes(params, precision) - self.max_model_bytes)
+        return values
 
 
 @dataclass(frozen=True)

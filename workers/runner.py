@@ -41,20 +41,20 @@ from sqlalchemy.orm import Session, sessionmaker
 from edgenas.errors import NotFoundError
 from latency.database import is_transient, retry_transient
 from latency.tables import utcnow
-from search.engine import Proposal, StudyFront, conclude, propose
+from search.early_stop import StudyFront
+from search.engine import Proposal, conclude, propose
 from search.study import SearchSettings, create_study
 from search.trial_record import TrialRecord, retry_attrs, store_error
 from space.size_caps import SizeCaps
 from workers.evaluation import Evaluator, NodeOutcome, evaluate_in_worker
-from workers.interruptions import LeaseLost, ShuttingDown
 from workers.jobs import (
     claim_job,
     finish_job,
     job_devices,
     record_progress,
     release_job,
-    renew_lease,
 )
+from workers.leases import LeaseKeeper, LeaseLost, ShuttingDown
 from workers.progress import progress_of
 from workers.spec import JobSpec, ResolvedJob, SpecError, resolve
 from workers.study_storage import study_storage
@@ -312,55 +312,6 @@ class ProgressRecorder:
             raise LeaseLost
         took = time.monotonic() - began
         self._next = time.monotonic() + max(PROGRESS_SECONDS, 9 * took)
-
-
-class LeaseKeeper:
-    """Renews a job's lease every third of its length on a thread of its own (so no slow
-    step of the search can let it lapse) and keeps the job's latest row for the search loop
-    (cancel requests, first start). A renewal refused means another runner holds the job."""
-
-    def __init__(self, runner: Runner, job_id: int) -> None:
-        self._runner = runner
-        self._job_id = job_id
-        self._stopped = threading.Event()
-        self._lost = threading.Event()
-        self._job = self._renew()
-        self._thread = threading.Thread(target=self._keep, name=f"lease-{job_id}", daemon=True)
-        self._thread.start()
-
-    def current(self) -> Job:
-        """The job as last renewed; ``LeaseLost`` once another runner holds it."""
-        if self._lost.is_set():
-            raise LeaseLost
-        return self._job
-
-    def stop(self) -> None:
-        self._stopped.set()
-        self._thread.join()
-
-    def _renew(self) -> Job:
-        runner, job_id = self._runner, self._job_id
-
-        def renew(session: Session) -> Job | None:
-            job = renew_lease(session, job_id, runner.owner, runner.lease)
-            if job is not None:
-                session.expunge(job)
-            return job
-
-        job = runner.transaction(renew, f"job {job_id}: lease", stop=self._stopped)
-        if job is None:
-            self._lost.set()
-            raise LeaseLost
-        return job
-
-    def _keep(self) -> None:
-        while not self._stopped.wait(self._runner.beat_seconds()):
-            try:
-                self._job = self._renew()
-            except (LeaseLost, InterruptedError):
-                return
-            except Exception:  # logged; the next beat tries again
-                log.exception("job %d: renewing the lease failed", self._job_id)
 
 
 def _store(

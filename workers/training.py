@@ -29,8 +29,8 @@ from latency.database import create_db_engine, retry_transient, rows_changed
 from latency.protocol import TaskSettings
 from search.data import ImageDataset, load_dataset
 from space import Arch, parse_arch
-from workers.interruptions import LeaseLost, ShuttingDown
 from workers.jobs import record_progress
+from workers.leases import LeaseLost, ShuttingDown
 from workers.models import (
     ONNX_OF,
     WEIGHTS,
@@ -47,7 +47,8 @@ from workers.queued_latency import QueuedLatency
 from workers.tables import Job, JobState, Model, TrainingCheckpoint
 
 if TYPE_CHECKING:
-    from workers.runner import LeaseKeeper, Runner
+    from workers.leases import LeaseKeeper
+    from workers.runner import Runner
 
 T = TypeVar("T")
 log = logging.getLogger("edgenas.training")

@@ -63,7 +63,8 @@ def run(
     """Search SPACE on DATA for accurate networks that are fast on this machine."""
     import optuna
 
-    from search.engine import StudyFront, run_trial
+    from search.early_stop import StudyFront
+    from search.engine import run_trial
     from search.study import create_study
     from workers.low_precision import LocalInt8
 

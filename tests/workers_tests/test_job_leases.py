@@ -17,7 +17,8 @@ from latency.database import create_db_engine
 from latency.tables import utcnow
 from tests.databases import BACKENDS, database_url
 from workers.jobs import claim_job, finish_job, release_job, renew_lease, submit_job
-from workers.runner import LeaseKeeper, Runner, RunnerSettings
+from workers.leases import LeaseKeeper
+from workers.runner import Runner, RunnerSettings
 from workers.spec import JobSpec
 from workers.tables import Job, JobState
 

@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import onnxruntime as ort
@@ -24,34 +23,13 @@ from latency.database import create_db_engine
 from latency.protocol import MeasurementResult, MeasurementSettings
 from search.pareto import dominates
 from space.export import export_onnx_bytes
-from tests.databases import BACKENDS, database_url
 from tests.datasets import digits_npz
-from tests.isolation import start_agent
 from tests.processes import MARK, Spawner, marked_processes
-from tests.server import Server, served
+from tests.server import Server
 from tests.workers_tests.tiny_jobs import SPEC, wait_until
 from workers.runner import Runner, RunnerSettings
 from workers.spec import JobSpec, resolve
 from workers.tables import Job
-
-
-@pytest.fixture(scope="module")
-def local_ray() -> Iterator[None]:
-    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield
-    ray.shutdown()
-
-
-@pytest.fixture(params=BACKENDS)
-def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Server]:
-    with database_url(request.param, tmp_path) as url, served(url) as running:
-        yield running
-
-
-@pytest.fixture
-def agent(server: Server, spawn: Spawner) -> Iterator[subprocess.Popen[str]]:
-    response = server.user.post("/v1/devices", json={"name": "cpu-1"})
-    yield start_agent(spawn, "--server", server.url, token=response.json()["token"])
 
 
 def job(server: Server, job_id: int) -> dict:

@@ -21,6 +21,20 @@ from workers.spec import JobSpec, SpecError, resolve
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 
+def int8_search(trials: int, **changes: object) -> SearchSettings:
+    """A tiny random search of both precisions on this CPU, no early stop."""
+    return SearchSettings(
+        space=TINY_SPACE,
+        devices=(LOCAL,),
+        strategy="random",
+        trials=trials,
+        proxy=PROXY,
+        early_stop=False,
+        precisions=("fp32", "int8"),
+        **changes,  # type: ignore[arg-type]
+    )
+
+
 @pytest.fixture(scope="module")
 def digits():
     usable, _ = load_dataset("mnist5k").test_split()
@@ -31,16 +45,7 @@ def digits():
 def test_every_trained_candidate_gets_a_measured_int8_point_and_both_join_the_front(
     digits,
 ) -> None:
-    settings = SearchSettings(
-        space=TINY_SPACE,
-        devices=(LOCAL,),
-        strategy="random",
-        trials=4,
-        proxy=PROXY,
-        early_stop=False,
-        precisions=("fp32", "int8"),
-        size_objective=True,
-    )
+    settings = int8_search(4, size_objective=True)
     study = create_study(settings)
     timer = local_latency(runs=10, rounds=1, quiet_wait_seconds=0)
     records = run_search(settings, *digits, timer, study=study, low_precision=LocalInt8())
@@ -66,28 +71,12 @@ def test_every_trained_candidate_gets_a_measured_int8_point_and_both_join_the_fr
 
 
 def test_a_size_limit_keeps_only_the_points_that_fit(digits) -> None:
-    settings = SearchSettings(
-        space=TINY_SPACE,
-        devices=(LOCAL,),
-        strategy="random",
-        trials=3,
-        proxy=PROXY,
-        early_stop=False,
-        precisions=("fp32", "int8"),
-    )
+    settings = int8_search(3)
     timer = local_latency(runs=10, rounds=1, quiet_wait_seconds=0)
     records = run_search(settings, *digits, timer, low_precision=LocalInt8())
     smallest = min(r.params for r in records)
-    limited = SearchSettings(
-        space=TINY_SPACE,
-        devices=(LOCAL,),
-        strategy="random",
-        trials=3,
-        proxy=PROXY,
-        early_stop=False,
-        precisions=("fp32", "int8"),
-        constraints=Constraints(max_model_bytes=smallest * 2),  # int8 fits, fp32 does not
-    )
+    # int8 fits, fp32 does not
+    limited = int8_search(3, constraints=Constraints(max_model_bytes=smallest * 2))
     kept = run_search(limited, *digits, timer, low_precision=LocalInt8())
     front = front_of(kept, (LOCAL,))
     assert front and all(m.precision == "int8" and m.model_bytes <= smallest * 2 for m in front)

@@ -11,49 +11,26 @@ import pickle
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
 import pytest
-import ray
 from safetensors.numpy import load as load_safetensors
 from sqlalchemy import select
 
 from latency.database import create_db_engine
 from latency.tables import LatencyRecord
 from space import parse_arch
-from tests.databases import BACKENDS, database_url
 from tests.datasets import digits_npz
-from tests.isolation import start_agent
 from tests.processes import Spawner
-from tests.server import Server, edgenas, served
+from tests.server import Server, edgenas
 from tests.web_tests.test_sessions import browser, key_of, sign_in
 from tests.workers_tests.test_jobs_end_to_end import runner_on, start_worker
 from tests.workers_tests.tiny_jobs import SPEC, wait_until
 
 DEVICE = "cpu-1"
 CLI = [sys.executable, "-m", "api"]
-
-
-@pytest.fixture(scope="module")
-def local_ray() -> Iterator[None]:
-    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield
-    ray.shutdown()
-
-
-@pytest.fixture(params=BACKENDS)
-def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Server]:
-    with database_url(request.param, tmp_path) as url, served(url) as running:
-        yield running
-
-
-@pytest.fixture
-def agent(server: Server, spawn: Spawner) -> Iterator[subprocess.Popen[str]]:
-    response = server.user.post("/v1/devices", json={"name": DEVICE})
-    yield start_agent(spawn, "--server", server.url, token=response.json()["token"])
 
 
 def searched(server: Server, tmp_path: Path, run: object) -> int:
