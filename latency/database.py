@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 from sqlalchemy import ColumnElement, Executable, create_engine, event, inspect, select, update
 from sqlalchemy.engine import CursorResult, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from edgenas.errors import ConflictError
 
@@ -131,3 +131,20 @@ def retry_transient(
         if (stop or threading.Event()).wait(backoff):
             raise InterruptedError(f"{what}: stopped while the database was away")
         backoff = min(backoff * 2, 10.0)
+
+
+def retry_transaction(
+    sessions: sessionmaker[Session],
+    work: Callable[[Session], T],
+    what: str,
+    *,
+    stop: threading.Event | None = None,
+) -> T:
+    """``work`` in one transaction, run again while the database is away
+    (``retry_transient``)."""
+
+    def transaction() -> T:
+        with sessions.begin() as session:
+            return work(session)
+
+    return retry_transient(transaction, what, stop=stop)

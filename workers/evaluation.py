@@ -38,7 +38,8 @@ def _job(spec_json: str, data_location: str | None) -> ResolvedJob:
 
 
 @lru_cache(maxsize=4)
-def _engine(database_url: str) -> Engine:
+def worker_engine(database_url: str) -> Engine:
+    """The database engine of this Ray worker process (evaluations and trainings share it)."""
     return create_db_engine(database_url)
 
 
@@ -50,7 +51,7 @@ def _predictors(database_url: str) -> DevicePredictors:
 def _latency_source(
     job: ResolvedJob, database_url: str, devices: Mapping[str, int]
 ) -> LatencySource:
-    sessions = sessionmaker(_engine(database_url))
+    sessions = sessionmaker(worker_engine(database_url))
     if job.latency == "measured":
         return MeasuredLatency(QueuedLatency(sessions, devices, job.measurement))
     return PredictedLatency(
@@ -90,7 +91,7 @@ def evaluate_in_worker(
         else None
     )
     low_precision = (
-        QueuedInt8(sessionmaker(_engine(database_url)), devices, job.measurement)
+        QueuedInt8(sessionmaker(worker_engine(database_url)), devices, job.measurement)
         if len(job.settings.precisions) > 1
         else None
     )

@@ -39,7 +39,7 @@ from optuna.trial import TrialState
 from sqlalchemy.orm import Session, sessionmaker
 
 from edgenas.errors import NotFoundError
-from latency.database import is_transient, retry_transient
+from latency.database import is_transient, retry_transaction, retry_transient
 from latency.tables import utcnow
 from search.early_stop import StudyFront
 from search.engine import Proposal, conclude, propose
@@ -149,12 +149,7 @@ class Runner:
         self, work: Callable[[Session], T], what: str, stop: threading.Event | None = None
     ) -> T:
         """``work`` in one transaction, run again while the database is away."""
-
-        def transaction() -> T:
-            with self.sessions.begin() as session:
-                return work(session)
-
-        return retry_transient(transaction, what, stop=stop)
+        return retry_transaction(self.sessions, work, what, stop=stop)
 
     def _drive(
         self, job_id: int, spec: dict[str, Any], data: str | None, stop: threading.Event

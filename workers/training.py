@@ -16,19 +16,18 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import ray
 from sqlalchemy import update
-from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from artifacts.training import Checkpoint, FinalRecipe, TrainedNetwork, train_final
-from latency.database import create_db_engine, retry_transient, rows_changed
+from latency.database import retry_transaction, rows_changed
 from latency.protocol import TaskSettings
 from search.data import ImageDataset, load_dataset
 from space import Arch, parse_arch
+from workers.evaluation import worker_engine
 from workers.jobs import record_progress
 from workers.leases import LeaseLost, ShuttingDown
 from workers.models import (
@@ -55,11 +54,6 @@ log = logging.getLogger("edgenas.training")
 MAX_TRAINING_RETRIES = 2
 
 
-@lru_cache(maxsize=4)
-def _engine(database_url: str) -> Engine:
-    return create_db_engine(database_url)
-
-
 class DatabaseCheckpoints:
     """A training job's checkpoints in the database, written only while ``owner`` holds the
     job: a worker whose runner lost the job stops at its next epoch (``LeaseLost``)."""
@@ -68,11 +62,7 @@ class DatabaseCheckpoints:
         self._sessions, self._job_id, self._owner = sessions, job_id, owner
 
     def _transaction(self, work: Callable[[Session], T], what: str) -> T:
-        def run() -> T:
-            with self._sessions.begin() as session:
-                return work(session)
-
-        return retry_transient(run, f"job {self._job_id}: {what}")
+        return retry_transaction(self._sessions, work, f"job {self._job_id}: {what}")
 
     def newest(self) -> Checkpoint | None:
         def read(session: Session) -> Checkpoint | None:
@@ -96,12 +86,10 @@ class DatabaseCheckpoints:
             )
             if held != 1:
                 raise LeaseLost
-            row = session.get(TrainingCheckpoint, self._job_id)
-            if row is None:
-                session.add(TrainingCheckpoint(job_id=self._job_id, epoch=0, data=b""))
-                session.flush()
-                row = session.get_one(TrainingCheckpoint, self._job_id)
-            row.epoch, row.data = checkpoint.epoch, checkpoint.data
+            kept = TrainingCheckpoint(
+                job_id=self._job_id, epoch=checkpoint.epoch, data=checkpoint.data
+            )
+            session.merge(kept)  # the newest replaces the one before
 
         self._transaction(write, f"checkpoint after epoch {checkpoint.epoch}")
 
@@ -131,7 +119,7 @@ def train_in_worker(
     recipe: FinalRecipe = spec.train.recipe()
     arch = parse_arch(spec.arch)
     usable, test = load_dataset(data_location).test_split()
-    store = DatabaseCheckpoints(sessionmaker(_engine(database_url)), job_id, owner)
+    store = DatabaseCheckpoints(sessionmaker(worker_engine(database_url)), job_id, owner)
     trained = train_final(
         arch,
         usable,
